@@ -1,0 +1,359 @@
+//! Load generation shared by the HTTP benchmarks: a real server (or a bare actix-web
+//! handler as the baseline) in its own thread, and N concurrent keep-alive clients.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onboarding_adapter::configuration::{Credential, Settings};
+use onboarding_adapter::startup::Application;
+use secrecy::SecretString;
+
+pub const USER: &str = "bench";
+pub const PASSWORD: &str = "bench-password";
+
+/// Latency and throughput of one run.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub name: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    pub throughput: f64,
+}
+
+impl LoadReport {
+    pub fn header() -> String {
+        format!(
+            "| {:<28} | {:>8} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} |\n|{}|{}|{}|{}|{}|{}|{}|",
+            "scenario",
+            "requests",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "req/s",
+            "-".repeat(30),
+            "-".repeat(10),
+            "-".repeat(8),
+            "-".repeat(11),
+            "-".repeat(11),
+            "-".repeat(11),
+            "-".repeat(12)
+        )
+    }
+
+    pub fn row(&self) -> String {
+        format!(
+            "| {:<28} | {:>8} | {:>6} | {:>9.3} | {:>9.3} | {:>9.3} | {:>10.0} |",
+            self.name,
+            self.requests,
+            self.errors,
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.max),
+            self.throughput
+        )
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Starts the real service on port 0 (temp SQLite unless `url` is given) in its own
+/// thread; returns its base URL. Logs go to a sink through the real JSON formatter.
+pub fn spawn_service(
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut Settings) + Send + 'static,
+) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let db = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let mut s = Settings::default();
+            s.server.port = 0;
+            s.demo = true;
+            s.database.url = Some(SecretString::from(db));
+            s.auth.credentials = vec![Credential {
+                username: USER.into(),
+                password: SecretString::from(PASSWORD.to_owned()),
+            }];
+            configure(&mut s);
+            let _ = onboarding_adapter::telemetry::init(&s.log, std::io::sink);
+            let app = Application::build(s).await.expect("service starts");
+            tx.send(format!("http://127.0.0.1:{}", app.port()))
+                .expect("send");
+            app.run_until_stopped().await.expect("runs");
+        });
+    });
+    rx.recv().expect("service address")
+}
+
+/// A bare actix-web JSON handler (no auth, no database, no middleware): the baseline.
+pub fn spawn_baseline() -> String {
+    use actix_web::{App, HttpServer, web};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(|| {
+                App::new().route(
+                    "/echo",
+                    web::post().to(|body: web::Json<serde_json::Value>| async move {
+                        web::Json(serde_json::json!({"ok": true, "n": body.as_object().map_or(0, |o| o.len())}))
+                    }),
+                )
+            })
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+            tx.send(format!("http://127.0.0.1:{}", server.addrs()[0].port())).expect("send");
+            server.run().await.expect("runs");
+        });
+    });
+    rx.recv().expect("baseline address")
+}
+
+/// Drives `url` with `concurrency` clients for `duration` (after a short warm-up); `body`
+/// gives the JSON of request `i`. A response is an error unless its status is `expect`.
+pub async fn run(
+    name: &str,
+    url: &str,
+    auth: bool,
+    concurrency: usize,
+    duration: Duration,
+    expect: u16,
+    body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+) -> LoadReport {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    // Warm-up: open the connections and fill caches.
+    let warm = Instant::now() + Duration::from_millis(500);
+    drive(
+        &client,
+        url,
+        auth,
+        concurrency,
+        warm,
+        expect,
+        body.clone(),
+        1_000_000,
+    )
+    .await;
+    let started = Instant::now();
+    let (mut latencies, errors) = drive(
+        &client,
+        url,
+        auth,
+        concurrency,
+        started + duration,
+        expect,
+        body,
+        0,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    LoadReport {
+        name: name.into(),
+        requests: latencies.len(),
+        errors,
+        p50: pick(0.50),
+        p99: pick(0.99),
+        max: latencies.last().copied().unwrap_or_default(),
+        throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    auth: bool,
+    concurrency: usize,
+    until: Instant,
+    expect: u16,
+    body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
+    offset: usize,
+) -> (Vec<Duration>, usize) {
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(offset));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body, counter) = (
+            client.clone(),
+            url.to_owned(),
+            body.clone(),
+            counter.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < until {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut request = client.post(&url).json(&body(i));
+                if auth {
+                    request = request.basic_auth(USER, Some(PASSWORD));
+                }
+                let t = Instant::now();
+                match request.send().await {
+                    Ok(r) if r.status().as_u16() == expect => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.expect("task");
+        all.extend(l);
+        errors += e;
+    }
+    (all, errors)
+}
+
+/// A free TCP port on loopback (the kernel picks it; the caller binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The service binary as a child process (for faults a thread cannot suffer: kill -9).
+/// Killed when dropped.
+pub struct ChildService {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ChildService {
+    /// Starts `binary serve` on `port` against `database_url`, logging to `log`, with the
+    /// bench credentials, demo customers and `extra` environment; does not wait.
+    pub fn start(
+        binary: &std::path::Path,
+        database_url: &str,
+        port: u16,
+        log: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = std::process::Command::new(binary);
+        command
+            .arg("serve")
+            .env("ADAPTER_SERVER__HOST", "127.0.0.1")
+            .env("ADAPTER_SERVER__PORT", port.to_string())
+            .env("ADAPTER_SERVER__WORKERS", "2")
+            .env("ADAPTER_DEMO", "true")
+            .env("DATABASE_URL", database_url)
+            .env(
+                "ADAPTER_AUTH__CREDENTIALS",
+                format!("[{{username=\"{USER}\",password=\"{PASSWORD}\"}}]"),
+            )
+            .env("ADAPTER_LOG__LEVEL", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("service binary starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Polls `/health/ready` until it answers 200; false after `within`.
+    pub async fn wait_ready(&mut self, client: &reqwest::Client, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(r) = client
+                .get(format!("{}/health/ready", self.base))
+                .send()
+                .await
+                && r.status().as_u16() == 200
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// SIGKILL (no graceful shutdown, no flush) and reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildService {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Prints a Markdown table.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect();
+        format!("|{}|", cells.join("|"))
+    };
+    println!(
+        "{}",
+        line(headers.iter().map(|h| (*h).to_owned()).collect())
+    );
+    println!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    for row in rows {
+        println!("{}", line(row.clone()));
+    }
+}

@@ -1,0 +1,155 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+//! `cargo bench --bench http_load`: every callback of the real service under concurrent
+//! load on loopback (SQLite), beside a bare actix-web JSON handler as the baseline.
+//! Prints a table; not part of the tests' pass/fail.
+//!
+//! Settings: `BENCH_SECONDS` (default 5), `BENCH_CONCURRENCY` (default 64).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{LoadReport, run, spawn_baseline, spawn_service};
+use serde_json::json;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let seconds: u64 = env_or("BENCH_SECONDS", 5);
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
+    let duration = Duration::from_secs(seconds);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connections: u32 = env_or("BENCH_DB_CONNECTIONS", 0);
+    let service = spawn_service(dir.path(), move |s| {
+        if connections > 0 {
+            s.database.max_connections = connections;
+        }
+    });
+    let baseline = spawn_baseline();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    type Body = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
+    // Every callback, each request as the Onboarding Server would send it; ids that must be
+    // distinct (consent decisions, evaluations, event ids) are distinct per request.
+    let scenarios: Vec<(&str, &str, u16, Body)> = vec![
+        (
+            "/user/lookup",
+            "/user/lookup",
+            200,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{}", i % 1000), "processType": "onboarding",
+                "identification": {"clientNumber": "12345678", "birthDate": "1985-03-02"}})
+            }),
+        ),
+        (
+            "/otp/send",
+            "/otp/send",
+            200,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "language": "cs", "otpCode": "48213907", "otpType": "ACTIVATION", "resend": false})
+            }),
+        ),
+        (
+            "/consent/text",
+            "/consent/text",
+            200,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "consentType": "GDPR", "language": "cs"})
+            }),
+        ),
+        (
+            "/consent/storage",
+            "/consent/storage",
+            204,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "consentType": "GDPR", "approved": i % 7 != 0})
+            }),
+        ),
+        (
+            "/client/evaluate",
+            "/client/evaluate",
+            200,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding",
+                "identityVerificationId": format!("iv-e-{i}"), "userId": "C-1001",
+                "verificationId": "ver-1", "provider": "microblink", "status": "SUCCESS",
+                "documentCheckResult": {"person": {"surname": "NOVAK", "givenNames": "JAN", "dateOfBirth": "1985-03-02"},
+                    "documents": [{"type": "ID_CARD", "country": "CZE", "status": "SUCCESS", "score": 10,
+                        "data": {"surname": "NOVAK", "givenNames": "JAN", "dateOfBirth": "1985-03-02",
+                                 "documentNumber": "123456789", "dateOfExpiry": "2030-01-15"},
+                        "images": [], "rawData": "{\"verification\":{}}"}]}})
+            }),
+        ),
+        (
+            "/client/approve",
+            "/client/approve",
+            200,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "identityVerificationId": format!("iv-a-{i}"), "provider": "iproov",
+                "status": "SUCCESS", "score": 10, "presenceCheckResult": {"frame": null}})
+            }),
+        ),
+        (
+            "/process/event",
+            "/process/event",
+            200,
+            Arc::new(|i| {
+                json!({"id": format!("e-{i}"), "timestamp": "2026-07-01T14:30:00Z", "type": "PROCESS_FINISHED",
+                "processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "externalUserId": null, "identityVerificationId": format!("iv-{i}"),
+                "eventData": {"process": {"status": "FINISHED", "errorDetail": null,
+                    "deviceData": {"locale": "EN", "ipAddress": "192.0.2.10", "httpUserAgent": "app/2.2"}}}})
+            }),
+        ),
+    ];
+    let reports = runtime.block_on(async {
+        let mut reports = vec![
+            run(
+                "baseline: bare actix JSON",
+                &format!("{baseline}/echo"),
+                false,
+                concurrency,
+                duration,
+                200,
+                Arc::new(|i| json!({"processId": format!("p-{i}"), "consentType": "GDPR", "language": "cs"})),
+            )
+            .await,
+        ];
+        for (name, path, expect, body) in scenarios {
+            reports.push(
+                run(name, &format!("{service}{path}"), true, concurrency, duration, expect, body).await,
+            );
+        }
+        reports
+    });
+
+    println!("\n{concurrency} connections, {seconds} s per scenario, SQLite (WAL), loopback\n");
+    println!("{}", LoadReport::header());
+    for r in &reports {
+        println!("{}", r.row());
+    }
+    let base = reports[0].throughput;
+    println!();
+    for r in &reports[1..] {
+        println!(
+            "throughput ratio {} / baseline = {:.2}",
+            r.name,
+            r.throughput / base
+        );
+    }
+}

@@ -1,0 +1,868 @@
+//! Settings: defaults in code, an optional TOML file, environment overrides.
+//!
+//! Precedence (lowest first): built-in defaults → the TOML file named by `ADAPTER_CONFIG`
+//! (or `--config`) → environment variables `ADAPTER_<SECTION>__<KEY>` → `DATABASE_URL`.
+//! Secrets are [`SecretString`]s and never printed.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::identification::LookupKey;
+
+/// Username and password of the demo credentials, used only when no credentials are
+/// configured, demo mode is on and the server listens on a loopback address.
+pub const DEMO_USERNAME: &str = "onboarding-server";
+pub const DEMO_PASSWORD: &str = "demo-only-change-me";
+/// Demo back-office users (same rule: demo mode on a loopback listener, none configured).
+pub const DEMO_REVIEWER: (&str, &str) = ("reviewer", "demo-reviewer-change-me");
+pub const DEMO_ADMIN: (&str, &str) = ("admin", "demo-admin-change-me");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub correlation: CorrelationSettings,
+    pub limits: LimitSettings,
+    pub lookup: LookupSettings,
+    pub consent: ConsentSettings,
+    pub decision: DecisionSettings,
+    pub review: ReviewSettings,
+    pub backoffice: BackofficeSettings,
+    pub onboarding_server: OnboardingServerSettings,
+    pub delivery: DeliverySettings,
+    pub mail: MailSettings,
+    pub otp: OtpSettings,
+    pub log: LogSettings,
+    /// Demo mode: seeds demo customers on an empty registry and allows the demo
+    /// credentials on a loopback listener. Switch off in production.
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Path prefix of the seven callbacks, e.g. `/api/v1` when the Onboarding Server's
+    /// `BASE_PATH` is `https://host/api/v1`. Empty means the root.
+    pub base_path: String,
+    pub workers: Option<usize>,
+    pub shutdown_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    /// Serve the OpenAPI document at `/openapi.json` and Swagger UI at `/swagger-ui/`.
+    pub openapi_ui: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc`, `postgres://…` or `mysql://…`. Unset: an SQLite file in
+    /// `data/onboarding-adapter.sqlite`.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+    pub acquire_timeout_secs: u64,
+    /// Apply pending migrations at start-up (under a database lock).
+    pub migrate_on_start: bool,
+    /// SQLite only: how long a write waits for another writer's lock before failing (503).
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HTTP Basic on the callbacks. Switching it off must be explicit and is logged loudly.
+    pub enabled: bool,
+    pub realm: String,
+    /// Accepted credential pairs; several may be active at once for rotation.
+    pub credentials: Vec<Credential>,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub username: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationSettings {
+    pub correlation_header: String,
+    pub request_id_header: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Body limit of lookup, otp, consent text and consent storage.
+    pub default_body_bytes: usize,
+    /// Body limit of `/client/evaluate` (document images arrive base64-encoded).
+    pub evaluate_body_bytes: usize,
+    /// Body limit of `/client/approve` (carries the selfie frame).
+    pub approve_body_bytes: usize,
+    /// Body limit of `/process/event` (2.2 events can carry images).
+    pub event_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownUser {
+    /// Answer 404 `ERROR_GENERIC`; the Onboarding Server hides it from the app.
+    NotFound,
+    /// Create (once) a prospect id for the identification and answer it.
+    Prospect,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupSettings {
+    /// Identification attributes that must all match a registry entry.
+    pub keys: Vec<LookupKey>,
+    pub unknown_user: UnknownUser,
+    /// Prefix of prospect ids created in prospect mode.
+    pub prospect_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSettings {
+    /// Folder with `<CONSENT_TYPE>/<language>.html` templates. Unset: the built-in texts.
+    pub templates_dir: Option<PathBuf>,
+    pub fallback_language: String,
+    /// Consent types a user must have approved for `/user/lookup` to answer
+    /// `consentRequired: false`.
+    pub required_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    Ok,
+    Nok,
+    Wait,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Nok => "NOK",
+            Self::Wait => "WAIT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSettings {
+    /// Answer to `/client/evaluate` and `/client/approve` until a decision policy is
+    /// configured. `WAIT` (the default) never approves anybody automatically.
+    pub default_outcome: Outcome,
+    pub default_reason: String,
+}
+
+/// The WAIT loop: review cases and their deadline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// A case is resolved automatically this long after it was opened …
+    pub deadline_secs: u64,
+    /// … or earlier, `expiry_margin_secs` before the identity verification expires
+    /// (`process_expiry_secs` after the process was first seen; Onboarding Server default 1 h).
+    pub process_expiry_secs: u64,
+    pub expiry_margin_secs: u64,
+    /// Outcome (`OK` or `NOK`) and reason code of the automatic resolution.
+    pub expiry_outcome: Outcome,
+    pub expiry_reason: String,
+}
+
+/// Role of a back-office user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Lists, reads and resolves review cases.
+    Reviewer,
+    /// Everything a reviewer can, plus the outbox (retry) and the audit log.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reviewer => "reviewer",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffUser {
+    pub username: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub password: SecretString,
+    pub role: Role,
+}
+
+impl std::fmt::Debug for StaffUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffUser")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// The back-office API (`/admin/...`): its own credentials and roles, never the
+/// Onboarding Server's callback credentials.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackofficeSettings {
+    pub realm: String,
+    pub users: Vec<StaffUser>,
+}
+
+/// Where and how to call the Onboarding Server's private API after a WAIT.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingServerSettings {
+    /// Base URL, e.g. `https://onboarding.bank.example/enrollment-server-onboarding`;
+    /// `/api/private/client/evaluate|approve` is appended. Unset: resolutions queue up
+    /// and are delivered once it is configured.
+    pub url: Option<String>,
+    pub username: Option<String>,
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub password: Option<SecretString>,
+    /// Bearer token instead of Basic auth (OIDC deployments).
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub bearer_token: Option<SecretString>,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+}
+
+/// The outbox worker.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Start the worker with the server (every instance may run one).
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    /// How long a claimed message stays reserved for the worker sending it.
+    pub lease_secs: u64,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Retries stop this long after the resolution; the message is then FAILED.
+    pub horizon_secs: u64,
+}
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// No TLS at all (a relay on the same host or a trusted segment). Refuses SMTP auth.
+    Plain,
+    /// Plain connect, then `STARTTLS`, which is required (default port 587).
+    Starttls,
+    /// TLS from the first byte, "implicit TLS" / SMTPS (default port 465).
+    Tls,
+}
+
+impl SmtpTls {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Plain => 25,
+            Self::Starttls => 587,
+            Self::Tls => 465,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// SMTP server. Unset: no mail is sent and `/otp/send` truthfully answers
+    /// `otpSent: false` (outcome `NOT_CONFIGURED`).
+    pub smtp_host: Option<String>,
+    /// Unset: 25 (`plain`), 587 (`starttls`) or 465 (`tls`).
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: SmtpTls,
+    /// SMTP AUTH (PLAIN or LOGIN) when set, together with `smtp_password`.
+    pub smtp_username: Option<String>,
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub smtp_password: Option<SecretString>,
+    /// PEM file with additional CA certificates to trust (e.g. the bank's internal CA);
+    /// the public web PKI roots are always trusted.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Name announced in `EHLO`. Unset: the address literal `[127.0.0.1]`.
+    pub smtp_hello_name: Option<String>,
+    /// Timeout of the TCP connect to the SMTP server (lettre's own timeout). Everything
+    /// after it (TLS, each command) is bounded by `otp.deadline_ms`.
+    pub smtp_connect_timeout_ms: u64,
+    /// Most SMTP connections open at once (and kept open for reuse); further sends wait
+    /// for a free connection within their deadline.
+    pub smtp_pool_max_size: u32,
+    /// An idle pooled connection is closed after this many seconds.
+    pub smtp_pool_idle_secs: u64,
+    /// Envelope and header sender.
+    pub from_address: String,
+    /// Display name of the sender.
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    /// Header of every message that carries the request's correlation id.
+    pub correlation_header: String,
+    /// Folder with `<language>/<otp_type>.{subject,txt,html}` templates, replacing the
+    /// built-in ones (`activation` and `user_verification` in `en` and `cs`).
+    pub templates_dir: Option<PathBuf>,
+    /// Language used when neither the request's nor the customer's language has templates.
+    pub fallback_language: String,
+}
+
+/// Where the OTP goes when the customer registry has no e-mail address for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressFallback {
+    /// Only the registry's address is ever used.
+    Never,
+    /// Users the registry does not know (prospects) get the address their `/user/lookup`
+    /// identification carried; registry customers only ever get the registry address.
+    UnknownUsers,
+    /// As `unknown_users`, and registry customers without an address also get the one
+    /// their identification carried (the app user then chooses where the code goes).
+    MissingAddress,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpSettings {
+    /// Budget of one `/otp/send`, from its arrival to the answer. Past it the delivery is
+    /// abandoned and `otpSent: false` answered. 1.x Onboarding Servers give up after 5 s.
+    pub deadline_ms: u64,
+    /// Validity stated in the message; match the Onboarding Server's OTP expiry.
+    pub validity_minutes: u32,
+    /// Sliding window of the send caps.
+    pub cap_window_secs: u64,
+    /// Most delivery attempts per `processId` within the window (0: no cap).
+    pub max_per_process: u32,
+    /// Most delivery attempts per `userId` within the window (0: no cap).
+    pub max_per_user: u32,
+    pub address_fallback: AddressFallback,
+    /// Attribute of the lookup's `identification` holding the fallback e-mail address.
+    pub identification_email_attribute: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info` or `info,sqlx=warn`. `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings {
+                host: IpAddr::from([127, 0, 0, 1]),
+                port: 8080,
+                base_path: String::new(),
+                workers: None,
+                shutdown_timeout_secs: 30,
+                keep_alive_secs: 75,
+                openapi_ui: true,
+            },
+            database: DatabaseSettings {
+                url: None,
+                max_connections: 16,
+                connect_timeout_secs: 5,
+                acquire_timeout_secs: 3,
+                migrate_on_start: true,
+                sqlite_busy_timeout_ms: 5000,
+            },
+            auth: AuthSettings {
+                enabled: true,
+                realm: "onboarding-adapter".into(),
+                credentials: Vec::new(),
+            },
+            correlation: CorrelationSettings {
+                correlation_header: "X-Correlation-Id".into(),
+                request_id_header: "X-Request-Id".into(),
+            },
+            limits: LimitSettings {
+                default_body_bytes: 64 * 1024,
+                evaluate_body_bytes: 32 * 1024 * 1024,
+                approve_body_bytes: 16 * 1024 * 1024,
+                event_body_bytes: 32 * 1024 * 1024,
+            },
+            lookup: LookupSettings {
+                keys: vec![LookupKey::ClientNumber, LookupKey::BirthDate],
+                unknown_user: UnknownUser::NotFound,
+                prospect_prefix: "P-".into(),
+            },
+            consent: ConsentSettings {
+                templates_dir: None,
+                fallback_language: "en".into(),
+                required_types: vec!["GDPR".into()],
+            },
+            decision: DecisionSettings {
+                default_outcome: Outcome::Wait,
+                default_reason: "MANUAL_REVIEW".into(),
+            },
+            review: ReviewSettings {
+                deadline_secs: 40 * 60,
+                process_expiry_secs: 60 * 60,
+                expiry_margin_secs: 10 * 60,
+                expiry_outcome: Outcome::Nok,
+                expiry_reason: "REVIEW_DEADLINE_EXCEEDED".into(),
+            },
+            backoffice: BackofficeSettings {
+                realm: "onboarding-adapter-backoffice".into(),
+                users: Vec::new(),
+            },
+            onboarding_server: OnboardingServerSettings {
+                url: None,
+                username: None,
+                password: None,
+                bearer_token: None,
+                connect_timeout_ms: 2000,
+                timeout_ms: 10_000,
+            },
+            delivery: DeliverySettings {
+                worker_enabled: true,
+                poll_interval_ms: 500,
+                lease_secs: 60,
+                initial_backoff_ms: 500,
+                max_backoff_ms: 60_000,
+                horizon_secs: 15 * 60,
+            },
+            mail: MailSettings {
+                smtp_host: None,
+                smtp_port: None,
+                smtp_tls: SmtpTls::Starttls,
+                smtp_username: None,
+                smtp_password: None,
+                smtp_ca_file: None,
+                smtp_hello_name: None,
+                smtp_connect_timeout_ms: 2000,
+                smtp_pool_max_size: 8,
+                smtp_pool_idle_secs: 60,
+                from_address: "no-reply@example.com".into(),
+                from_name: Some("Mobile banking".into()),
+                reply_to: None,
+                correlation_header: "X-Correlation-Id".into(),
+                templates_dir: None,
+                fallback_language: "en".into(),
+            },
+            otp: OtpSettings {
+                deadline_ms: 3000,
+                validity_minutes: 5,
+                cap_window_secs: 600,
+                max_per_process: 5,
+                max_per_user: 10,
+                address_fallback: AddressFallback::UnknownUsers,
+                identification_email_attribute: "email".into(),
+            },
+            log: LogSettings {
+                format: LogFormat::Json,
+                level: "info".into(),
+            },
+            demo: true,
+        }
+    }
+}
+
+/// Why the settings could not be loaded or are not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults ← optional TOML file ← `ADAPTER_*` environment ← `DATABASE_URL`.
+    ///
+    /// # Errors
+    /// When the file or a variable does not parse, or the result fails [`Settings::validate`].
+    pub fn load(config_file: Option<&std::path::Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = config_file
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("ADAPTER_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(SettingsError::Invalid(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(RawEnv).merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        );
+        // Lossy: environment values arrive as strings ("8080", "false") and are converted
+        // only where the setting is a number or a boolean.
+        let settings: Settings = figment.extract_lossy().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: non-empty header names, a sane base path, limits.
+    ///
+    /// # Errors
+    /// A message naming the offending setting.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_owned()));
+        let base = &self.server.base_path;
+        if !base.is_empty() && (!base.starts_with('/') || base.ends_with('/')) {
+            return invalid(
+                "server.base_path must be empty or start with '/' and not end with '/'",
+            );
+        }
+        for name in [
+            &self.correlation.correlation_header,
+            &self.correlation.request_id_header,
+        ] {
+            if actix_web::http::header::HeaderName::try_from(name.as_str()).is_err() {
+                return invalid("correlation header names must be valid HTTP header names");
+            }
+        }
+        if self.lookup.keys.is_empty() {
+            return invalid("lookup.keys must name at least one identification attribute");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections must be at least 1");
+        }
+        let l = &self.limits;
+        if [
+            l.default_body_bytes,
+            l.evaluate_body_bytes,
+            l.approve_body_bytes,
+            l.event_body_bytes,
+        ]
+        .contains(&0)
+        {
+            return invalid("limits.*_body_bytes must be greater than zero");
+        }
+        for c in &self.auth.credentials {
+            if c.username.is_empty() || c.password.expose_secret().is_empty() {
+                return invalid("auth.credentials entries need a non-empty username and password");
+            }
+            if c.username.contains(':') {
+                return invalid("auth.credentials usernames cannot contain ':'");
+            }
+        }
+        for u in &self.backoffice.users {
+            if u.username.is_empty()
+                || u.password.expose_secret().is_empty()
+                || u.username.contains(':')
+            {
+                return invalid(
+                    "backoffice.users entries need a username (without ':') and a password",
+                );
+            }
+            if self
+                .auth
+                .credentials
+                .iter()
+                .any(|c| c.username == u.username)
+            {
+                return invalid(
+                    "backoffice.users must not reuse a callback username (auth.credentials)",
+                );
+            }
+        }
+        if self.review.expiry_outcome == Outcome::Wait {
+            return invalid("review.expiry_outcome must be OK or NOK");
+        }
+        if !is_reason_code(&self.review.expiry_reason) {
+            return invalid("review.expiry_reason must be a reason code ([A-Z0-9_]+)");
+        }
+        if let Some(url) = &self.onboarding_server.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("onboarding_server.url must be an http(s) URL");
+        }
+        if self.delivery.lease_secs.saturating_mul(1000) <= self.onboarding_server.timeout_ms {
+            return invalid("delivery.lease_secs must be longer than onboarding_server.timeout_ms");
+        }
+        if self.delivery.poll_interval_ms == 0 || self.delivery.lease_secs == 0 {
+            return invalid(
+                "delivery.poll_interval_ms and delivery.lease_secs must be greater than zero",
+            );
+        }
+        if self.consent.fallback_language.trim().is_empty() {
+            return invalid("consent.fallback_language must not be empty");
+        }
+        self.validate_mail()
+    }
+
+    fn validate_mail(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_owned()));
+        let (mail, otp) = (&self.mail, &self.otp);
+        if mail
+            .smtp_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            return invalid("mail.smtp_host must not be blank (leave it unset to send no mail)");
+        }
+        if mail.smtp_port == Some(0) {
+            return invalid("mail.smtp_port must not be 0");
+        }
+        match (&mail.smtp_username, &mail.smtp_password) {
+            (Some(_), None) | (None, Some(_)) => {
+                return invalid("mail.smtp_username and mail.smtp_password must be set together");
+            }
+            (Some(_), Some(_)) if mail.smtp_tls == SmtpTls::Plain => {
+                return invalid(
+                    "mail.smtp_tls = \"plain\" would send the SMTP password unencrypted; use \"starttls\" or \"tls\"",
+                );
+            }
+            _ => {}
+        }
+        if mail.smtp_connect_timeout_ms == 0 || mail.smtp_pool_max_size == 0 {
+            return invalid(
+                "mail.smtp_connect_timeout_ms and mail.smtp_pool_max_size must be at least 1",
+            );
+        }
+        if mail.fallback_language.trim().is_empty() {
+            return invalid("mail.fallback_language must not be empty");
+        }
+        if actix_web::http::header::HeaderName::try_from(mail.correlation_header.as_str()).is_err()
+        {
+            return invalid("mail.correlation_header must be a valid header name");
+        }
+        if otp.deadline_ms == 0 || otp.validity_minutes == 0 {
+            return invalid("otp.deadline_ms and otp.validity_minutes must be at least 1");
+        }
+        if otp.cap_window_secs == 0 && (otp.max_per_process > 0 || otp.max_per_user > 0) {
+            return invalid("otp.cap_window_secs must be at least 1 when a send cap is set");
+        }
+        if otp.identification_email_attribute.trim().is_empty() {
+            return invalid("otp.identification_email_attribute must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to (the default SQLite file when unset).
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => "sqlite://data/onboarding-adapter.sqlite?mode=rwc".to_owned(),
+        }
+    }
+
+    /// Settings as TOML with every secret redacted, for `config show`.
+    pub fn redacted_toml(&self) -> String {
+        toml_like(&serde_json::to_value(self).unwrap_or_default(), "")
+    }
+}
+
+/// `ADAPTER_<SECTION>__<KEY>` variables, kept as the strings they are (figment's `Env`
+/// would read `0123` as the number 123 and break string settings such as passwords);
+/// values written as TOML arrays or tables (`[...]`, `{...}`) are parsed as such.
+struct RawEnv;
+
+impl figment::Provider for RawEnv {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("`ADAPTER_` environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        let mut dict = Dict::new();
+        for (name, raw) in std::env::vars() {
+            let Some(key) = name.strip_prefix("ADAPTER_") else {
+                continue;
+            };
+            if key == "CONFIG" || key.is_empty() {
+                continue;
+            }
+            let trimmed = raw.trim_start();
+            let value = if trimmed.starts_with('[') || trimmed.starts_with('{') {
+                trimmed.parse::<Value>().map_err(|_| {
+                    figment::Error::from(format!("{name} is not a valid array or table"))
+                })?
+            } else {
+                Value::from(raw.clone())
+            };
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            let mut nested = value;
+            // Build the nested dictionary from the innermost key outwards.
+            for segment in path.iter().rev() {
+                let mut d = Dict::new();
+                d.insert(segment.clone(), nested);
+                nested = Value::from(d);
+            }
+            if let Value::Dict(_, d) = nested {
+                merge_into(&mut dict, d);
+            }
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+fn merge_into(target: &mut figment::value::Dict, source: figment::value::Dict) {
+    use figment::value::Value;
+    for (k, v) in source {
+        match (target.get_mut(&k), v) {
+            (Some(Value::Dict(_, existing)), Value::Dict(_, incoming)) => {
+                merge_into(existing, incoming)
+            }
+            (_, v) => {
+                target.insert(k, v);
+            }
+        }
+    }
+}
+
+/// A stable reason code: upper-case letters, digits and underscores.
+pub fn is_reason_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn serialize_secret<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[REDACTED]")
+}
+
+fn serialize_secret_opt<S: serde::Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[REDACTED]"),
+        None => s.serialize_none(),
+    }
+}
+
+/// Settings serialise with secrets replaced, so `Serialized::defaults` must not carry a
+/// real secret; the defaults have none, which keeps this sound.
+fn toml_like(value: &serde_json::Value, prefix: &str) -> String {
+    let mut out = String::new();
+    if let serde_json::Value::Object(map) = value {
+        let sorted: BTreeMap<_, _> = map.iter().collect();
+        for (k, v) in &sorted {
+            if !v.is_object() {
+                out.push_str(&format!("{prefix}{k} = {v}\n"));
+            }
+        }
+        for (k, v) in sorted {
+            if v.is_object() {
+                out.push_str(&toml_like(v, &format!("{prefix}{k}.")));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(text: &str) -> Result<Settings, SettingsError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("adapter.toml");
+        std::fs::write(&file, text).expect("write");
+        Settings::load(Some(&file))
+    }
+
+    #[test]
+    fn a_toml_file_overrides_the_defaults() {
+        let s = load_toml(
+            r#"
+            demo = false
+            [server]
+            base_path = "/api/v1"
+            port = 9090
+            [[auth.credentials]]
+            username = "a"
+            password = "secret-a"
+            [lookup]
+            keys = ["email"]
+            unknown_user = "prospect"
+            "#,
+        )
+        .expect("valid");
+        assert!(!s.demo);
+        assert_eq!(s.server.base_path, "/api/v1");
+        assert_eq!(s.server.port, 9090);
+        assert_eq!(s.auth.credentials.len(), 1);
+        assert_eq!(s.lookup.keys, vec![LookupKey::Email]);
+        assert_eq!(s.lookup.unknown_user, UnknownUser::Prospect);
+        assert_eq!(s.consent.fallback_language, "en", "untouched defaults stay");
+    }
+
+    #[test]
+    fn unknown_keys_and_invalid_values_are_refused_with_the_setting_named() {
+        for (text, expected) in [
+            ("[server]\nbase_pth = \"/x\"", "base_pth"),
+            ("[server]\nbase_path = \"api/\"", "server.base_path"),
+            ("[lookup]\nkeys = []", "lookup.keys"),
+            ("[lookup]\nkeys = [\"shoeSize\"]", "shoeSize"),
+            (
+                "[review]\nexpiry_outcome = \"WAIT\"",
+                "review.expiry_outcome",
+            ),
+            (
+                "[[backoffice.users]]\nusername = \"r\"\npassword = \"p\"\nrole = \"superuser\"",
+                "superuser",
+            ),
+        ] {
+            let err = load_toml(text).expect_err(text).to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_the_settings_are_printed() {
+        let mut s = Settings::default();
+        s.database.url = Some(SecretString::from("postgres://u:db-pass@h/db".to_owned()));
+        s.auth.credentials.push(Credential {
+            username: "a".into(),
+            password: SecretString::from("cred-pass".to_owned()),
+        });
+        let shown = format!("{}{:?}", s.redacted_toml(), s);
+        assert!(
+            !shown.contains("db-pass") && !shown.contains("cred-pass"),
+            "{shown}"
+        );
+        assert!(shown.contains("[REDACTED]"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Consent texts: HTML templates per consent type and language, each with a version that
+//! is the SHA-256 of its content, so the exact text a user saw can be proven later.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// Texts larger than this are refused at load: the Onboarding Server's client buffers at
+/// most 1 MiB of response.
+pub const MAX_TEXT_BYTES: usize = 900 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentText {
+    pub consent_type: String,
+    pub language: String,
+    pub html: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConsentCatalog {
+    /// consent type (upper-case) → language (lower-case) → text
+    texts: BTreeMap<String, BTreeMap<String, ConsentText>>,
+    fallback_language: String,
+}
+
+/// Built-in demo texts (`assets/consent/<TYPE>/<lang>.html`).
+const BUILT_IN: &[(&str, &str, &str)] = &[
+    (
+        "GDPR",
+        "en",
+        include_str!("../../assets/consent/GDPR/en.html"),
+    ),
+    (
+        "GDPR",
+        "cs",
+        include_str!("../../assets/consent/GDPR/cs.html"),
+    ),
+];
+
+pub fn normalise_type(consent_type: &str) -> String {
+    consent_type.trim().to_ascii_uppercase()
+}
+
+pub fn normalise_language(language: &str) -> String {
+    // Accept `cs`, `CS`, `cs-CZ`, `cs_CZ`: the primary subtag decides.
+    language
+        .trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+impl ConsentCatalog {
+    fn empty(fallback_language: &str) -> Self {
+        Self {
+            texts: BTreeMap::new(),
+            fallback_language: normalise_language(fallback_language),
+        }
+    }
+
+    fn insert(&mut self, consent_type: &str, language: &str, html: String) -> Result<(), String> {
+        if html.len() > MAX_TEXT_BYTES {
+            return Err(format!(
+                "consent text {consent_type}/{language} is larger than {MAX_TEXT_BYTES} bytes"
+            ));
+        }
+        let version = hex::encode(Sha256::digest(html.as_bytes()));
+        let consent_type = normalise_type(consent_type);
+        let language = normalise_language(language);
+        self.texts.entry(consent_type.clone()).or_default().insert(
+            language.clone(),
+            ConsentText {
+                consent_type,
+                language,
+                html,
+                version,
+            },
+        );
+        Ok(())
+    }
+
+    /// The built-in demo texts (`GDPR` in `en` and `cs`).
+    ///
+    /// # Errors
+    /// Never in practice; kept fallible like [`ConsentCatalog::from_dir`].
+    pub fn built_in(fallback_language: &str) -> Result<Self, String> {
+        let mut catalog = Self::empty(fallback_language);
+        for (t, l, html) in BUILT_IN {
+            catalog.insert(t, l, (*html).to_owned())?;
+        }
+        catalog.check_fallback()?;
+        Ok(catalog)
+    }
+
+    /// Loads `<dir>/<CONSENT_TYPE>/<language>.html`.
+    ///
+    /// # Errors
+    /// When the folder cannot be read, a file is too large or not UTF-8, or a consent type
+    /// has no text in the fallback language.
+    pub fn from_dir(dir: &Path, fallback_language: &str) -> Result<Self, String> {
+        let mut catalog = Self::empty(fallback_language);
+        let read = |p: &Path| {
+            std::fs::read_dir(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        for type_dir in read(dir)? {
+            let type_dir = type_dir.map_err(|e| e.to_string())?.path();
+            if !type_dir.is_dir() {
+                continue;
+            }
+            let consent_type = type_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| format!("bad folder name {}", type_dir.display()))?
+                .to_owned();
+            for file in read(&type_dir)? {
+                let file = file.map_err(|e| e.to_string())?.path();
+                if file.extension().and_then(|e| e.to_str()) != Some("html") {
+                    continue;
+                }
+                let language = file
+                    .file_stem()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| format!("bad file name {}", file.display()))?
+                    .to_owned();
+                let html = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                catalog.insert(&consent_type, &language, html)?;
+            }
+        }
+        if catalog.texts.is_empty() {
+            return Err(format!("no consent templates found in {}", dir.display()));
+        }
+        catalog.check_fallback()?;
+        Ok(catalog)
+    }
+
+    fn check_fallback(&self) -> Result<(), String> {
+        for (t, by_language) in &self.texts {
+            if !by_language.contains_key(&self.fallback_language) {
+                return Err(format!(
+                    "consent type {t} has no text in the fallback language `{}`",
+                    self.fallback_language
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn knows(&self, consent_type: &str) -> bool {
+        self.texts.contains_key(&normalise_type(consent_type))
+    }
+
+    /// The text for `consent_type` in `language`, or in the fallback language.
+    /// `None` when the consent type is unknown.
+    pub fn text(&self, consent_type: &str, language: Option<&str>) -> Option<&ConsentText> {
+        let by_language = self.texts.get(&normalise_type(consent_type))?;
+        language
+            .map(normalise_language)
+            .and_then(|l| by_language.get(&l))
+            .or_else(|| by_language.get(&self.fallback_language))
+    }
+
+    pub fn consent_types(&self) -> impl Iterator<Item = &str> {
+        self.texts.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_texts_exist_for_gdpr_in_english_and_czech() {
+        let c = ConsentCatalog::built_in("en").expect("built-in");
+        let en = c.text("GDPR", Some("en")).expect("en");
+        let cs = c.text("gdpr", Some("cs-CZ")).expect("cs");
+        assert_eq!(en.language, "en");
+        assert_eq!(cs.language, "cs");
+        assert_ne!(en.version, cs.version);
+        assert_eq!(en.version.len(), 64);
+    }
+
+    #[test]
+    fn unknown_language_falls_back_and_unknown_type_is_none() {
+        let c = ConsentCatalog::built_in("en").expect("built-in");
+        assert_eq!(
+            c.text("GDPR", Some("de")).map(|t| t.language.as_str()),
+            Some("en")
+        );
+        assert_eq!(
+            c.text("GDPR", None).map(|t| t.language.as_str()),
+            Some("en")
+        );
+        assert!(c.text("MARKETING", Some("en")).is_none());
+    }
+
+    #[test]
+    fn folder_without_fallback_language_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("GDPR")).expect("mkdir");
+        std::fs::write(dir.path().join("GDPR/cs.html"), "<p>x</p>").expect("write");
+        let err = ConsentCatalog::from_dir(dir.path(), "en").expect_err("no en");
+        assert!(err.contains("fallback language `en`"), "{err}");
+        std::fs::write(dir.path().join("GDPR/en.html"), "<p>y</p>").expect("write");
+        let c = ConsentCatalog::from_dir(dir.path(), "en").expect("valid");
+        assert_eq!(
+            c.text("GDPR", Some("cs")).map(|t| t.html.as_str()),
+            Some("<p>x</p>")
+        );
+    }
+}

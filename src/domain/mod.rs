@@ -1,0 +1,5 @@
+//! Pure domain logic: no actix, no database, no I/O.
+
+pub mod consent;
+pub mod identification;
+pub mod otp_delivery;

@@ -1,0 +1,286 @@
+//! `CallbackJson<T>`: the JSON body extractor of the callbacks.
+//!
+//! Unlike `web::Json` it enforces a per-callback body limit (413), insists on a JSON
+//! content type (415), and turns serde errors into messages that name the field and what
+//! was expected but never echo the value sent (it may be an OTP code or personal data).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::configuration::LimitSettings;
+use crate::error::ApiError;
+
+/// Which configured body limit applies to a request type.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyLimit {
+    Default,
+    Evaluate,
+    Approve,
+    Event,
+}
+
+impl BodyLimit {
+    fn bytes(self, limits: &LimitSettings) -> usize {
+        match self {
+            Self::Default => limits.default_body_bytes,
+            Self::Evaluate => limits.evaluate_body_bytes,
+            Self::Approve => limits.approve_body_bytes,
+            Self::Event => limits.event_body_bytes,
+        }
+    }
+}
+
+/// A request body type of a callback, with its body limit and semantic checks that serde
+/// cannot express (non-blank ids, lengths).
+pub trait CallbackBody: DeserializeOwned {
+    const LIMIT: BodyLimit = BodyLimit::Default;
+
+    /// # Errors
+    /// A message naming the offending field.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+pub struct CallbackJson<T>(pub T);
+
+impl<T: CallbackBody + 'static> FromRequest for CallbackJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<LimitSettings>>()
+            .map_or(64 * 1024, |l| T::LIMIT.bytes(l));
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType.into());
+            }
+            if declared_length.is_some_and(|n| n > limit) {
+                return Err(ApiError::PayloadTooLarge { limit }.into());
+            }
+            let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|_| ApiError::bad_request("request body could not be read"))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit }.into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value = parse::<T>(&body).map_err(ApiError::BadRequest)?;
+            value.validate().map_err(ApiError::BadRequest)?;
+            Ok(CallbackJson(value))
+        })
+    }
+}
+
+/// Reads a nested request struct only from a JSON object. serde's derive also reads a
+/// struct from an array of its fields in order (`[null, "…"]`), which the OpenAPI document
+/// does not allow; [`object_only!`](crate::object_only) routes a type through this visitor
+/// instead. The struct keeps its derives with `#[serde(remote = "Self")]`.
+pub trait FromObject: Sized {
+    /// # Errors
+    /// The derived deserialiser's errors.
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+pub struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> Default for ObjectVisitor<T> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<'de, T: FromObject> serde::de::Visitor<'de> for ObjectVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::from_map(map)
+    }
+}
+
+/// Implements `Deserialize` (objects only, see [`FromObject`]) and `Serialize` for structs
+/// that derive both with `#[serde(remote = "Self")]`.
+#[macro_export]
+macro_rules! object_only {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::extract::FromObject for $t {
+            fn from_map<'de, A: serde::de::MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+                <$t>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_map($crate::extract::ObjectVisitor::<$t>::default())
+            }
+        }
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+    )*};
+}
+
+/// Deserialises `body`, describing failures without quoting the input.
+///
+/// # Errors
+/// A caller-facing message: the field path and what was expected.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if body.is_empty() {
+        return Err("request body is empty; a JSON object is expected".into());
+    }
+    // serde would also read a struct from a JSON array; the contract only has objects.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err("request body is empty; a JSON object is expected".into()),
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            return Err("malformed JSON".into());
+        }
+        Some(_) => return Err("request body must be a JSON object".into()),
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = result.map_err(|e| describe(e.path().to_string(), e.inner()))?;
+    de.end()
+        .map_err(|_| "request body has trailing characters after the JSON value".to_owned())?;
+    Ok(value)
+}
+
+fn describe(path: String, err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!(
+            "malformed JSON at line {} column {}",
+            err.line(),
+            err.column()
+        ),
+        Category::Data => {
+            let text = err.to_string();
+            if let Some(rest) = text.strip_prefix("missing field `") {
+                let field = rest.split('`').next().unwrap_or_default();
+                let full = if path == "." || path.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                };
+                return format!("missing required field `{full}`");
+            }
+            // serde's message is "<what was found>, expected <what>"; only the expected
+            // part comes from our schema, the found part may quote the caller's value.
+            let expected = text
+                .rsplit_once(", expected ")
+                .map(|(_, e)| strip_position(e))
+                .or_else(|| text.strip_prefix("expected ").map(strip_position));
+            let at = if path == "." || path.is_empty() {
+                "the request body".to_owned()
+            } else {
+                format!("field `{path}`")
+            };
+            match expected {
+                Some(expected) => format!("invalid value for {at}: expected {expected}"),
+                None => format!("invalid value for {at}"),
+            }
+        }
+    }
+}
+
+fn strip_position(s: &str) -> String {
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Probe {
+        process_id: String,
+        otp_code: String,
+        resend: Option<bool>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        kind: Kind,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        A,
+        B,
+    }
+
+    #[test]
+    fn messages_name_the_field_and_never_quote_the_value() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"otpCode":"1"}"#, "missing required field `processId`"),
+            (
+                r#"{"processId":"p","otpCode":"1","resend":"48213907"}"#,
+                "invalid value for field `resend`: expected a boolean",
+            ),
+            (
+                r#"{"processId":"p","otpCode":48213907}"#,
+                "invalid value for field `otpCode`: expected a string",
+            ),
+            (
+                r#"{"processId":"p","otpCode":"1","inner":{"kind":"SECRET-48213907"}}"#,
+                "invalid value for field `inner.kind`: expected `A` or `B`",
+            ),
+            (r#"{"processId":"p","#, "malformed JSON at line 1 column 17"),
+            (r#"[1]"#, "request body must be a JSON object"),
+            ("  ", "request body is empty; a JSON object is expected"),
+            ("nul", "malformed JSON"),
+            ("", "request body is empty; a JSON object is expected"),
+        ];
+        for (body, expected) in cases {
+            let err = parse::<Probe>(body.as_bytes()).expect_err(body);
+            assert_eq!(&err, expected, "for body {body}");
+            assert!(!err.contains("48213907"), "value leaked for {body}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let p: Probe =
+            parse(br#"{"processId":"p","otpCode":"1","future":{"x":1}}"#).expect("parses");
+        assert_eq!(p.process_id, "p");
+    }
+}

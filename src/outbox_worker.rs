@@ -1,0 +1,258 @@
+//! Delivers review resolutions to the Onboarding Server's private API.
+//!
+//! Delivery semantics: a message is claimed under a lease (see `persistence::outbox`), sent,
+//! and its outcome recorded. HTTP 200 `result: OK` → DELIVERED. HTTP 200 `result: NOK` is
+//! terminal (REJECTED, reason kept) — unless an earlier attempt may have reached the server
+//! (a timeout or crash after sending): then the server's "not in IN_PROGRESS state" refusal
+//! means that earlier attempt was applied, and the message is DELIVERED_EARLIER instead of
+//! retried. Network errors, timeouts, 5xx, 408 and 429 are retried with exponential
+//! back-off and jitter until the horizon, then FAILED (visible and retryable in the
+//! back-office). Other 4xx are FAILED at once (configuration errors).
+//!
+//! Why no duplicate is applied: HTTP gives no exactly-once, so the worker is
+//! at-least-once on the wire and relies on the Onboarding Server's state check, which
+//! accepts an acknowledgement only while the identity verification is IN_PROGRESS. A resend
+//! after a crash between sending and recording is therefore refused by the server and
+//! recognised here; it can never apply a second, different result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use tracing::Instrument;
+
+use crate::clock::SharedClock;
+use crate::configuration::Settings;
+use crate::onboarding_client::{CallOutcome, OnboardingClient};
+use crate::persistence::outbox::{self, AttemptOutcome};
+use crate::review;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionOutcome {
+    /// Nothing was due (or no Onboarding Server is configured).
+    EmptyQueue,
+    /// One message was attempted; its new status.
+    Attempted { id: i64, status: String },
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    db: DatabaseConnection,
+    settings: Arc<Settings>,
+    clock: SharedClock,
+    client: OnboardingClient,
+    owner: String,
+}
+
+impl Worker {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Arc<Settings>,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let client = OnboardingClient::new(&settings.onboarding_server)?;
+        Ok(Self {
+            db,
+            settings,
+            clock,
+            client,
+            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    /// Resolves overdue review cases by the deadline policy.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn expire_overdue_cases(&self) -> anyhow::Result<usize> {
+        review::expire_overdue(&self.db, &self.settings, self.clock.now()).await
+    }
+
+    /// Claims and attempts at most one due message.
+    ///
+    /// # Errors
+    /// Database errors (the message stays leased and is retried after the lease).
+    pub async fn try_execute_task(&self) -> anyhow::Result<ExecutionOutcome> {
+        if !self.client.configured() {
+            return Ok(ExecutionOutcome::EmptyQueue);
+        }
+        let now = self.clock.now();
+        let lease = chrono::Duration::seconds(
+            i64::try_from(self.settings.delivery.lease_secs).unwrap_or(60),
+        );
+        let Some(message) = outbox::claim(&self.db, &self.owner, now, now + lease).await? else {
+            return Ok(ExecutionOutcome::EmptyQueue);
+        };
+        let span = tracing::info_span!(
+            "outbox_delivery",
+            message_id = message.id,
+            case_id = message.review_case_id,
+            attempt = message.attempts
+        );
+        let correlation = format!("outbox-{}-{}", message.id, message.attempts);
+        let call = self
+            .client
+            .post(&message.path, &message.payload, &correlation)
+            .instrument(span.clone())
+            .await;
+        let now = self.clock.now();
+        let outcome = self.judge(&message, call, now);
+        let status = match &outcome {
+            AttemptOutcome::Done { status, .. } => (*status).to_owned(),
+            AttemptOutcome::Retry { .. } => outbox::PENDING.to_owned(),
+        };
+        span.in_scope(|| match &outcome {
+            AttemptOutcome::Done { status, reason, error, .. } => {
+                tracing::info!(status, reason = ?reason, error = ?error, "callback delivery finished");
+            }
+            AttemptOutcome::Retry { next_attempt_at, error, .. } => {
+                tracing::warn!(next_attempt_at = %next_attempt_at, error = %error, "callback delivery will be retried");
+            }
+        });
+        if !outbox::record(&self.db, message.id, &self.owner, outcome, now).await? {
+            tracing::warn!(
+                message_id = message.id,
+                "lease lost before the outcome was recorded"
+            );
+        }
+        Ok(ExecutionOutcome::Attempted {
+            id: message.id,
+            status,
+        })
+    }
+
+    fn judge(
+        &self,
+        message: &entity::outbox_message::Model,
+        call: CallOutcome,
+        now: DateTime<Utc>,
+    ) -> AttemptOutcome {
+        let retry = |http_status: Option<i32>, error: String, uncertain: bool| {
+            if now >= message.give_up_at {
+                AttemptOutcome::Done {
+                    status: outbox::FAILED,
+                    http_status,
+                    result: None,
+                    reason: None,
+                    error: Some(format!(
+                        "gave up after {} attempts: {error}",
+                        message.attempts
+                    )),
+                }
+            } else {
+                AttemptOutcome::Retry {
+                    next_attempt_at: now + self.backoff(message.attempts),
+                    http_status,
+                    error,
+                    uncertain,
+                }
+            }
+        };
+        match call {
+            CallOutcome::Answered { result, reason } if result == "OK" => AttemptOutcome::Done {
+                status: outbox::DELIVERED,
+                http_status: Some(200),
+                result: Some(result),
+                reason,
+                error: None,
+            },
+            CallOutcome::Answered { result, reason } if result == "NOK" => {
+                let already_applied = message.uncertain
+                    && reason.as_deref().is_some_and(|r| r.contains("IN_PROGRESS"));
+                AttemptOutcome::Done {
+                    status: if already_applied {
+                        outbox::DELIVERED_EARLIER
+                    } else {
+                        outbox::REJECTED
+                    },
+                    http_status: Some(200),
+                    result: Some(result),
+                    reason,
+                    error: None,
+                }
+            }
+            CallOutcome::Answered { result, .. } => retry(
+                Some(200),
+                format!(
+                    "unexpected result {:?}",
+                    result.chars().take(16).collect::<String>()
+                ),
+                true,
+            ),
+            CallOutcome::Status {
+                status,
+                body_excerpt,
+            } if status >= 500 || status == 408 || status == 429 => retry(
+                Some(i32::from(status)),
+                format!("HTTP {status}: {body_excerpt}"),
+                status == 500 || status == 504,
+            ),
+            CallOutcome::Status {
+                status,
+                body_excerpt,
+            } => AttemptOutcome::Done {
+                status: outbox::FAILED,
+                http_status: Some(i32::from(status)),
+                result: None,
+                reason: None,
+                error: Some(format!("HTTP {status} (not retried): {body_excerpt}")),
+            },
+            CallOutcome::Transport {
+                error,
+                maybe_applied,
+            } => retry(None, error, maybe_applied),
+        }
+    }
+
+    /// Exponential back-off with jitter: a random delay in [base/2, base], base doubling
+    /// from `initial_backoff_ms` up to `max_backoff_ms`.
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let d = &self.settings.delivery;
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let base = d
+            .initial_backoff_ms
+            .saturating_mul(1 << exponent)
+            .min(d.max_backoff_ms)
+            .max(1);
+        let jitter =
+            u64::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(base / 2 + 1)).unwrap_or(0);
+        chrono::Duration::milliseconds(i64::try_from(base / 2 + jitter).unwrap_or(i64::MAX))
+    }
+
+    /// Polls until `stop` turns true: expires overdue cases, then drains due messages.
+    pub async fn run_until_stopped(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.settings.delivery.poll_interval_ms);
+        tracing::info!(owner = %self.owner, configured = self.client.configured(), "outbox worker started");
+        loop {
+            if let Err(e) = self.expire_overdue_cases().await {
+                tracing::error!(error.cause_chain = ?e, "deadline policy failed");
+            }
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                match self.try_execute_task().await {
+                    Ok(ExecutionOutcome::EmptyQueue) => break,
+                    Ok(ExecutionOutcome::Attempted { .. }) => {}
+                    Err(e) => {
+                        tracing::error!(error.cause_chain = ?e, "outbox worker step failed");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        tracing::info!(owner = %self.owner, "outbox worker stopped");
+    }
+}

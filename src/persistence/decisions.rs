@@ -1,0 +1,92 @@
+//! Stored decisions of `/client/evaluate` and `/client/approve`.
+
+use chrono::{DateTime, Utc};
+use entity::decision;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+use super::is_unique_violation;
+use crate::observe::RequestContext;
+
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub identity_verification_id: String,
+    pub decision_point: &'static str,
+    pub input_digest: String,
+    pub process_id: String,
+    pub process_type: Option<String>,
+    pub user_id: String,
+    pub provider: Option<String>,
+    pub status: Option<String>,
+    pub verification_id: Option<String>,
+    pub input_summary: serde_json::Value,
+    pub outcome: String,
+    pub result_reason: String,
+    pub policy_version: String,
+    pub rule_trace: serde_json::Value,
+    pub duration_us: i64,
+}
+
+/// Stores `d`, or, when the identical call (same identity verification, decision point and
+/// input digest) was decided before, returns that earlier decision instead.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_or_get(
+    db: &impl ConnectionTrait,
+    d: NewDecision,
+    ctx: &RequestContext,
+    now: DateTime<Utc>,
+) -> Result<decision::Model, DbErr> {
+    let key = (
+        d.identity_verification_id.clone(),
+        d.decision_point,
+        d.input_digest.clone(),
+    );
+    let model = decision::ActiveModel {
+        identity_verification_id: Set(d.identity_verification_id),
+        decision_point: Set(d.decision_point.to_owned()),
+        input_digest: Set(d.input_digest),
+        process_id: Set(d.process_id),
+        process_type: Set(d.process_type),
+        user_id: Set(d.user_id),
+        provider: Set(d.provider),
+        status: Set(d.status),
+        verification_id: Set(d.verification_id),
+        input_summary: Set(d.input_summary),
+        outcome: Set(d.outcome),
+        result_reason: Set(d.result_reason),
+        policy_version: Set(d.policy_version),
+        rule_trace: Set(d.rule_trace),
+        duration_us: Set(d.duration_us),
+        created_at: Set(now),
+        correlation_id: Set(ctx.correlation_id.clone()),
+        request_id: Set(ctx.request_id.clone()),
+        ..Default::default()
+    };
+    match decision::Entity::insert(model)
+        .exec_without_returning(db)
+        .await
+    {
+        Ok(_) => find(db, &key.0, key.1, &key.2)
+            .await?
+            .ok_or(DbErr::RecordNotFound("decision just inserted".into())),
+        Err(e) if is_unique_violation(&e) => find(db, &key.0, key.1, &key.2).await?.ok_or(e),
+        Err(e) => Err(e),
+    }
+}
+
+/// # Errors
+/// Database errors.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    identity_verification_id: &str,
+    decision_point: &str,
+    input_digest: &str,
+) -> Result<Option<decision::Model>, DbErr> {
+    decision::Entity::find()
+        .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
+        .filter(decision::Column::DecisionPoint.eq(decision_point))
+        .filter(decision::Column::InputDigest.eq(input_digest))
+        .one(db)
+        .await
+}

@@ -1,0 +1,207 @@
+//! Database access with sea-orm. Functions take `&impl ConnectionTrait`, so they compose
+//! inside one transaction. Uniqueness and idempotency are enforced by the schema, never
+//! by process memory, so several instances can share one database.
+
+pub mod audit;
+pub mod consents;
+pub mod contacts;
+pub mod customers;
+pub mod decisions;
+pub mod events;
+pub mod otp;
+pub mod outbox;
+pub mod processes;
+pub mod prospects;
+pub mod review;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    RuntimeErr, SqlErr, Statement,
+};
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+
+use crate::configuration::Settings;
+
+/// Opens the connection pool (creating the SQLite file and its folder when needed).
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    connect_with(settings, settings.database.max_connections).await
+}
+
+async fn connect_with(
+    settings: &Settings,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    if let Some(path) = sqlite_path(&url)
+        && let Some(parent) = std::path::Path::new(&path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("Failed to create folder {}", parent.display()))?;
+    }
+    let busy_timeout = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
+        .sqlx_logging(false)
+        // WAL lets readers proceed during a write; the busy timeout makes concurrent
+        // writers wait for the lock instead of failing at once.
+        .map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true)
+        });
+    Database::connect(options)
+        .await
+        .context("Failed to connect to the database")
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+/// Applies pending migrations, holding a database-wide lock on PostgreSQL and MySQL so
+/// that instances starting together do not race (SQLite serialises writers itself).
+///
+/// # Errors
+/// When the lock cannot be taken or a migration fails.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    // Session locks need one connection for lock, migrations and unlock.
+    let db = connect_with(settings, 1).await?;
+    let backend = db.get_database_backend();
+    let (lock, unlock) = match backend {
+        DatabaseBackend::Postgres => (
+            "SELECT pg_advisory_lock(727274001)",
+            "SELECT pg_advisory_unlock(727274001)",
+        ),
+        DatabaseBackend::MySql => (
+            "SELECT GET_LOCK('onboarding_adapter_migrations', 60)",
+            "SELECT RELEASE_LOCK('onboarding_adapter_migrations')",
+        ),
+        _ => ("", ""),
+    };
+    if !lock.is_empty() {
+        db.execute_raw(Statement::from_string(backend, lock))
+            .await
+            .context("Failed to take the migration lock")?;
+    }
+    let result = Migrator::up(&db, None)
+        .await
+        .context("Failed to apply migrations");
+    if !unlock.is_empty() {
+        let _ = db
+            .execute_raw(Statement::from_string(backend, unlock))
+            .await;
+    }
+    let _ = db.close().await;
+    result
+}
+
+/// True when the error means the database is unreachable or unusable right now (503),
+/// rather than a bug or a constraint (500 / handled).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match e {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        E::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // SQLite: BUSY, READONLY, IOERR, CORRUPT, FULL, CANTOPEN (primary codes, also
+            // as extended codes). PostgreSQL: class 08 (connection), 53 (resources),
+            // 57P (shutdown). MySQL: server gone / too many connections.
+            let sqlite_primary = code.parse::<i64>().ok().map(|c| c & 0xff);
+            matches!(sqlite_primary, Some(5 | 8 | 10 | 11 | 13 | 14))
+                && db
+                    .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .is_some()
+                || code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || matches!(code.as_str(), "1040" | "2006" | "2013" | "HY000")
+                    && db
+                        .try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+                        .is_some()
+                    && code != "HY000"
+        }
+        _ => false,
+    }
+}
+
+/// True when `err` is a unique-constraint violation (a duplicate the schema refused).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// How long the SQLite readiness probe waits for the write lock.
+pub const SQLITE_PROBE_BUSY_TIMEOUT_MS: u64 = 1000;
+
+/// Readiness probe. PostgreSQL and MySQL: a round trip on a pooled connection. SQLite:
+/// the driver's ping never touches the file, so the probe takes and releases the write
+/// lock (`BEGIN IMMEDIATE; ROLLBACK`, nothing written), waiting at most
+/// [`SQLITE_PROBE_BUSY_TIMEOUT_MS`] (or `busy_timeout_ms` when shorter): a file that is
+/// locked by another process, read-only or gone fails it, as it fails the callbacks'
+/// writes.
+///
+/// # Errors
+/// When the database does not answer or cannot be written.
+pub async fn ping(db: &DatabaseConnection, busy_timeout_ms: u64) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return db.ping().await;
+    }
+    use sea_orm::sqlx::{AssertSqlSafe, Executor};
+    let sqlx_err = |e: sea_orm::sqlx::Error| DbErr::Conn(RuntimeErr::SqlxError(e.into()));
+    let mut conn = db
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx_err)?;
+    let probe_timeout = SQLITE_PROBE_BUSY_TIMEOUT_MS.min(busy_timeout_ms);
+    conn.execute(AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {probe_timeout}"
+    )))
+    .await
+    .map_err(sqlx_err)?;
+    let (probe, clean) = match conn.execute("BEGIN IMMEDIATE").await {
+        Ok(_) => match conn.execute("ROLLBACK").await {
+            Ok(_) => (Ok(()), true),
+            Err(e) => (Err(e), false),
+        },
+        Err(e) => (Err(e), true),
+    };
+    // Restore the pool's busy timeout before the connection goes back; a connection that
+    // cannot be restored (or is still in the transaction) is closed instead.
+    let restored = conn
+        .execute(AssertSqlSafe(format!(
+            "PRAGMA busy_timeout = {busy_timeout_ms}"
+        )))
+        .await;
+    if restored.is_err() || !clean {
+        let _ = conn.close().await;
+    }
+    probe.map_err(sqlx_err)
+}

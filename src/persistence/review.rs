@@ -1,0 +1,190 @@
+//! Review cases and their resolution. Opening is idempotent (unique per identity
+//! verification and decision point); resolving writes the case, the outbox message and the
+//! audit entry in one transaction.
+
+use chrono::{DateTime, Utc};
+use entity::review_case;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+use super::is_unique_violation;
+
+pub const OPEN: &str = "OPEN";
+pub const RESOLVED: &str = "RESOLVED";
+pub const EXPIRED: &str = "EXPIRED";
+
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub identity_verification_id: String,
+    pub decision_point: String,
+    pub decision_id: i64,
+    pub process_id: String,
+    pub process_type: Option<String>,
+    pub user_id: String,
+    pub wait_reason: String,
+    pub facts: serde_json::Value,
+    pub rule_trace: serde_json::Value,
+    pub deadline_at: DateTime<Utc>,
+}
+
+/// Opens the case for a WAIT decision unless one exists already (also under concurrent
+/// identical calls: the unique key decides). Returns the case either way.
+///
+/// # Errors
+/// Database errors.
+pub async fn open(
+    db: &impl ConnectionTrait,
+    case: NewCase,
+    now: DateTime<Utc>,
+) -> Result<review_case::Model, DbErr> {
+    let (ivid, point) = (
+        case.identity_verification_id.clone(),
+        case.decision_point.clone(),
+    );
+    let model = review_case::ActiveModel {
+        identity_verification_id: Set(case.identity_verification_id),
+        decision_point: Set(case.decision_point),
+        decision_id: Set(case.decision_id),
+        process_id: Set(case.process_id),
+        process_type: Set(case.process_type),
+        user_id: Set(case.user_id),
+        status: Set(OPEN.into()),
+        wait_reason: Set(case.wait_reason),
+        facts: Set(case.facts),
+        rule_trace: Set(case.rule_trace),
+        deadline_at: Set(case.deadline_at),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    match review_case::Entity::insert(model)
+        .exec_without_returning(db)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {}
+        Err(e) => return Err(e),
+    }
+    find_for(db, &ivid, &point)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("review case just opened".into()))
+}
+
+/// # Errors
+/// Database errors.
+pub async fn find_for(
+    db: &impl ConnectionTrait,
+    identity_verification_id: &str,
+    decision_point: &str,
+) -> Result<Option<review_case::Model>, DbErr> {
+    review_case::Entity::find()
+        .filter(review_case::Column::IdentityVerificationId.eq(identity_verification_id))
+        .filter(review_case::Column::DecisionPoint.eq(decision_point))
+        .one(db)
+        .await
+}
+
+/// # Errors
+/// Database errors.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<review_case::Model>, DbErr> {
+    review_case::Entity::find_by_id(id).one(db).await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<String>,
+    pub decision_point: Option<String>,
+    /// Only cases created before this instant (i.e. older than an age).
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// A page of cases, oldest first, and the total matching the filter.
+///
+/// # Errors
+/// Database errors.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &CaseFilter,
+    page: u64,
+    page_size: u64,
+) -> Result<(Vec<review_case::Model>, u64), DbErr> {
+    let mut select = review_case::Entity::find();
+    if let Some(s) = &filter.status {
+        select = select.filter(review_case::Column::Status.eq(s.as_str()));
+    }
+    if let Some(p) = &filter.decision_point {
+        select = select.filter(review_case::Column::DecisionPoint.eq(p.as_str()));
+    }
+    if let Some(before) = filter.created_before {
+        select = select.filter(review_case::Column::CreatedAt.lt(before));
+    }
+    let total = select.clone().count(db).await?;
+    let items = select
+        .order_by_asc(review_case::Column::CreatedAt)
+        .order_by_asc(review_case::Column::Id)
+        .offset(page.saturating_mul(page_size))
+        .limit(page_size)
+        .all(db)
+        .await?;
+    Ok((items, total))
+}
+
+/// The resolution of an open case.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub status: &'static str,
+    pub result: String,
+    pub reason: String,
+    pub note: Option<String>,
+    pub by: String,
+}
+
+/// Marks the case resolved if (and only if) it is still open. Returns false when another
+/// reviewer, instance or the deadline policy resolved it first.
+///
+/// # Errors
+/// Database errors.
+pub async fn close(
+    db: &impl ConnectionTrait,
+    id: i64,
+    r: &Resolution,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = review_case::Entity::update_many()
+        .col_expr(review_case::Column::Status, Expr::value(r.status))
+        .col_expr(
+            review_case::Column::Resolution,
+            Expr::value(r.result.clone()),
+        )
+        .col_expr(
+            review_case::Column::ResolutionReason,
+            Expr::value(r.reason.clone()),
+        )
+        .col_expr(review_case::Column::Note, Expr::value(r.note.clone()))
+        .col_expr(review_case::Column::ResolvedBy, Expr::value(r.by.clone()))
+        .col_expr(review_case::Column::ResolvedAt, Expr::value(now))
+        .filter(review_case::Column::Id.eq(id))
+        .filter(review_case::Column::Status.eq(OPEN))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Open cases whose deadline has passed.
+///
+/// # Errors
+/// Database errors.
+pub async fn overdue(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<review_case::Model>, DbErr> {
+    review_case::Entity::find()
+        .filter(review_case::Column::Status.eq(OPEN))
+        .filter(review_case::Column::DeadlineAt.lte(now))
+        .order_by_asc(review_case::Column::DeadlineAt)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -1,0 +1,354 @@
+//! The back-office API under `/admin`: review cases, their callbacks, the audit log.
+//! Its own credentials and roles; every action (reads included: they show personal data)
+//! is written to the audit log.
+
+use actix_web::{get, post, web};
+use serde_json::json;
+
+use crate::api::review::{
+    AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
+    DeliveryView, MAX_QUERY_INTEGER, PageQuery, ResolutionResult, ResolveRequest, paging,
+};
+use crate::backoffice::Staff;
+use crate::configuration::{Outcome, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::CallbackJson;
+use crate::observe::RequestContext;
+use crate::persistence::{audit, outbox, review as cases};
+use crate::review::{self, Actor};
+use crate::state::AppState;
+
+async fn audit_action(
+    state: &AppState,
+    staff: &Staff,
+    ctx: &RequestContext,
+    action: &str,
+    target: Option<String>,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    audit::record(
+        &state.db,
+        audit::Entry {
+            actor: &staff.username,
+            role: staff.role.as_str(),
+            action,
+            target,
+            detail,
+        },
+        ctx,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A case with the delivery state of its callback.
+async fn case_detail(
+    state: &AppState,
+    case: entity::review_case::Model,
+) -> Result<CaseDetail, ApiError> {
+    let delivery = outbox::for_case(&state.db, case.id).await?;
+    Ok(CaseDetail {
+        case: CaseSummary::from(&case),
+        facts: case.facts,
+        rule_trace: case.rule_trace,
+        note: case.note,
+        delivery: delivery.as_ref().map(DeliveryView::from),
+    })
+}
+
+/// List review cases.
+///
+/// Oldest first; filter by status, decision point and minimum age. Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    params(CaseQuery),
+    responses(
+        (status = 200, body = CasePage, links(
+            ("GetFirstCase" = (operation_id = "get_case", parameters(("id" = "$response.body#/items/0/id")))),
+            ("ResolveFirstCase" = (operation_id = "resolve_case", parameters(("id" = "$response.body#/items/0/id")))),
+        )),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    query: web::Query<CaseQuery>,
+) -> Result<web::Json<CasePage>, ApiError> {
+    staff.require(Role::Reviewer)?;
+    let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
+    if query.min_age_minutes.is_some_and(|m| m > MAX_QUERY_INTEGER) {
+        return Err(ApiError::BadRequest(format!(
+            "minAgeMinutes must be at most {MAX_QUERY_INTEGER}"
+        )));
+    }
+    let filter = cases::CaseFilter {
+        status: query.status.map(|s| {
+            match s {
+                CaseStatus::Open => cases::OPEN,
+                CaseStatus::Resolved => cases::RESOLVED,
+                CaseStatus::Expired => cases::EXPIRED,
+            }
+            .to_owned()
+        }),
+        decision_point: query.decision_point.map(|p| {
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        }),
+        created_before: query
+            .min_age_minutes
+            .map(|m| state.clock.now() - chrono::Duration::minutes(i64::from(m))),
+    };
+    let (items, total) = cases::list(&state.db, &filter, page, page_size).await?;
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "case.list",
+        None,
+        json!({"returned": items.len()}),
+    )
+    .await?;
+    Ok(web::Json(CasePage {
+        items: items.iter().map(CaseSummary::from).collect(),
+        total,
+        page,
+        page_size,
+    }))
+}
+
+/// Read one review case.
+///
+/// Facts, the rule trace that led to WAIT, the resolution and the delivery status of its
+/// callback. Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    params(("id" = i64, Path, description = "Case id")),
+    responses(
+        (status = 200, body = CaseDetail, links(
+            ("ResolveCase" = (operation_id = "resolve_case", parameters(("id" = "$response.body#/id")))),
+        )),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/cases/{id}")]
+pub async fn get_case(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+) -> Result<web::Json<CaseDetail>, ApiError> {
+    staff.require(Role::Reviewer)?;
+    let id = id.into_inner();
+    let case = cases::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "case.read",
+        Some(format!("case:{id}")),
+        json!({}),
+    )
+    .await?;
+    case_detail(&state, case).await.map(web::Json)
+}
+
+/// Resolve a review case.
+///
+/// Resolves an open case with OK or NOK and a reason code (sent to the Onboarding Server as
+/// `resultReason`) plus a note for the record. The resolution, its callback (outbox) and the
+/// audit entry are written in one transaction; the callback is delivered by the worker.
+/// 409 when the case is no longer open. Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    params(("id" = i64, Path, description = "Case id")),
+    request_body = ResolveRequest,
+    responses(
+        (status = 200, body = CaseDetail, links(
+            ("ReadResolvedCase" = (operation_id = "get_case", parameters(("id" = "$response.body#/id")))),
+            ("RetryDelivery" = (operation_id = "retry_outbox", parameters(("id" = "$response.body#/delivery/id")))),
+        )),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[post("/cases/{id}/resolve")]
+pub async fn resolve_case(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+    body: CallbackJson<ResolveRequest>,
+) -> Result<web::Json<CaseDetail>, ApiError> {
+    staff.require(Role::Reviewer)?;
+    let id = id.into_inner();
+    let req = body.0;
+    let result = match req.result {
+        ResolutionResult::Ok => Outcome::Ok,
+        ResolutionResult::Nok => Outcome::Nok,
+    };
+    let case = review::resolve(
+        &state.db,
+        &state.settings,
+        id,
+        cases::RESOLVED,
+        result,
+        &req.reason_code,
+        req.note,
+        &Actor {
+            name: staff.username.clone(),
+            role: staff.role.as_str(),
+        },
+        &ctx,
+        state.clock.now(),
+    )
+    .await?;
+    case_detail(&state, case).await.map(web::Json)
+}
+
+/// List callbacks to the Onboarding Server (the outbox).
+///
+/// Role: admin.
+#[utoipa::path(
+    tag = "backoffice",
+    params(PageQuery),
+    responses(
+        (status = 200, body = DeliveryPage, links(
+            ("RetryFirstDelivery" = (operation_id = "retry_outbox", parameters(("id" = "$response.body#/items/0/id")))),
+        )),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/outbox")]
+pub async fn list_outbox(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<DeliveryPage>, ApiError> {
+    staff.require(Role::Admin)?;
+    let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
+    let (items, total) = outbox::list(&state.db, query.status.as_deref(), page, page_size).await?;
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "outbox.list",
+        None,
+        json!({"returned": items.len()}),
+    )
+    .await?;
+    Ok(web::Json(DeliveryPage {
+        items: items.iter().map(DeliveryView::from).collect(),
+        total,
+        page,
+        page_size,
+    }))
+}
+
+/// Retry a failed callback.
+///
+/// Puts a FAILED message back in the queue with a fresh retry horizon. 409 unless it is
+/// FAILED. Role: admin.
+#[utoipa::path(
+    tag = "backoffice",
+    params(("id" = i64, Path, description = "Outbox message id")),
+    responses(
+        (status = 200, body = DeliveryView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[post("/outbox/{id}/retry")]
+pub async fn retry_outbox(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+) -> Result<web::Json<DeliveryView>, ApiError> {
+    staff.require(Role::Admin)?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let horizon = chrono::Duration::seconds(
+        i64::try_from(state.settings.delivery.horizon_secs).unwrap_or(900),
+    );
+    if outbox::get(&state.db, id).await?.is_none() {
+        return Err(ApiError::NotFound("no such outbox message".into()));
+    }
+    if !outbox::retry_failed(&state.db, id, now, now + horizon).await? {
+        return Err(ApiError::Conflict(
+            "only FAILED messages can be retried".into(),
+        ));
+    }
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "outbox.retry",
+        Some(format!("outbox:{id}")),
+        json!({}),
+    )
+    .await?;
+    let message = outbox::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such outbox message".into()))?;
+    Ok(web::Json(DeliveryView::from(&message)))
+}
+
+/// Read the audit log.
+///
+/// Newest first. Role: admin.
+#[utoipa::path(
+    tag = "backoffice",
+    params(PageQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/audit")]
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<AuditPage>, ApiError> {
+    staff.require(Role::Admin)?;
+    let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
+    audit_action(&state, &staff, &ctx, "audit.read", None, json!({})).await?;
+    let (items, total) = audit::list(&state.db, page, page_size).await?;
+    Ok(web::Json(AuditPage {
+        items: items
+            .into_iter()
+            .map(|a| AuditEntry {
+                id: a.id,
+                actor: a.actor,
+                role: a.role,
+                action: a.action,
+                target: a.target,
+                detail: a.detail,
+                at: a.at,
+                correlation_id: a.correlation_id,
+            })
+            .collect(),
+        total,
+        page,
+        page_size,
+    }))
+}

@@ -1,0 +1,78 @@
+use actix_web::{post, web};
+
+use crate::api::event::{EventAck, EventRequest};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::CallbackJson;
+use crate::observe::RequestContext;
+use crate::persistence::{events, processes};
+use crate::state::AppState;
+
+/// Receive a process event.
+///
+/// Stores the event (2.2 envelope with `id`, `timestamp`, `eventData`, or the 1.x/2.1
+/// `FINISHED` event with `data`); a repeated `id` is acknowledged and stored once. Types this
+/// service does not know are stored as sent. Answers `{}`.
+#[utoipa::path(
+    tag = "callbacks",
+    request_body = EventRequest,
+    responses(
+        (status = 200, description = "Event stored (or already stored)", body = EventAck),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong credentials", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("basic_auth" = []))
+)]
+#[post("/process/event")]
+#[tracing::instrument(name = "process_event", skip_all, fields(
+    process_id = %body.0.process_id,
+    event_type = %body.0.event_type,
+    event_id = ?body.0.id,
+))]
+pub async fn process_event(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: CallbackJson<EventRequest>,
+) -> Result<web::Json<EventAck>, ApiError> {
+    let req = body.0;
+    let now = state.clock.now();
+    let payload = serde_json::to_value(&req).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let stored = events::insert(
+        &state.db,
+        events::NewEvent {
+            event_id: req.id.clone(),
+            event_type: req.event_type.clone(),
+            process_id: req.process_id.clone(),
+            process_type: req.process_type.clone(),
+            user_id: req.user_id.clone(),
+            identity_verification_id: req.identity_verification_id.clone(),
+            external_user_id: req.external_user_id.clone(),
+            occurred_at: req.timestamp.clone(),
+            payload,
+        },
+        &ctx,
+        now,
+    )
+    .await?;
+    if stored == events::Stored::New {
+        processes::touch(
+            &state.db,
+            processes::ProcessSeen {
+                process_id: &req.process_id,
+                process_type: req.process_type.as_deref(),
+                user_id: req.user_id.as_deref(),
+                identity_verification_id: req.identity_verification_id.as_deref(),
+                callback: "process_event",
+            },
+            now,
+        )
+        .await?;
+    }
+    tracing::info!(
+        duplicate = stored == events::Stored::Duplicate,
+        "event received"
+    );
+    Ok(web::Json(EventAck {}))
+}

@@ -1,0 +1,21 @@
+//! Shared application state handed to the handlers.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::clock::SharedClock;
+use crate::configuration::Settings;
+use crate::domain::consent::ConsentCatalog;
+use crate::email::{MailTemplates, Mailer};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub consents: Arc<ConsentCatalog>,
+    /// `None` when no SMTP server is configured (nothing is mailed).
+    pub mailer: Option<Arc<Mailer>>,
+    pub mail_templates: Arc<MailTemplates>,
+}

@@ -1,0 +1,434 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use onboarding_adapter::clock::ManualClock;
+use onboarding_adapter::configuration::Settings;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ADMIN, PASSWORD, REVIEWER, TestApp, USER, spawn_app_with, spawn_app_with_clock,
+};
+use crate::onboarding_peer::{PEER_PASSWORD, PEER_USER, Peer, Reply};
+
+fn wire(s: &mut Settings, peer: &Peer) {
+    s.onboarding_server.url = Some(peer.url.clone());
+    s.onboarding_server.username = Some(PEER_USER.into());
+    s.onboarding_server.password = Some(SecretString::from(PEER_PASSWORD.to_owned()));
+    s.onboarding_server.timeout_ms = 1000;
+    s.delivery.poll_interval_ms = 20;
+    s.delivery.initial_backoff_ms = 20;
+    s.delivery.max_backoff_ms = 100;
+}
+
+fn evaluate(iv: &str) -> Value {
+    json!({"processId": format!("p-{iv}"), "processType": "onboarding", "identityVerificationId": iv,
+        "userId": "C-1001", "verificationId": "v", "provider": "mock", "status": "SUCCESS",
+        "documentCheckResult": {"person": null, "documents": [{"type": "ID_CARD", "status": "SUCCESS", "images": []}]}})
+}
+
+async fn open_case(app: &TestApp, iv: &str) -> i64 {
+    let (status, answer) = app.post_json("/client/evaluate", evaluate(iv)).await;
+    assert_eq!(
+        (status, answer["result"].clone()),
+        (200, json!("WAIT")),
+        "{answer}"
+    );
+    let (_, page) = app
+        .admin_get(REVIEWER, "/cases?status=OPEN&pageSize=200")
+        .await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["identityVerificationId"] == iv)
+        .and_then(|c| c["id"].as_i64())
+        .expect("the WAIT opened a case")
+}
+
+async fn resolve(app: &TestApp, case: i64, result: &str, reason: &str) -> Value {
+    let (status, body) = app
+        .admin_post(
+            REVIEWER,
+            &format!("/cases/{case}/resolve"),
+            json!({"result": result, "reasonCode": reason, "note": "checked by hand"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn delivery_status(app: &TestApp, case: i64, expected: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, detail) = app.admin_get(REVIEWER, &format!("/cases/{case}")).await;
+        if detail["delivery"]["status"] == expected || std::time::Instant::now() > deadline {
+            return detail;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn wait_then_resolution_delivers_exactly_one_callback_with_basic_auth() {
+    let peer = Peer::start();
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-1").await;
+    let resolved = resolve(&app, case, "NOK", "DOCUMENT_SUSPICIOUS").await;
+    assert_eq!(resolved["status"], "RESOLVED");
+    assert_eq!(resolved["resolvedBy"], REVIEWER.0);
+
+    let detail = delivery_status(&app, case, "DELIVERED").await;
+    assert_eq!(detail["delivery"]["status"], "DELIVERED", "{detail}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = peer.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].path, "/api/private/client/evaluate");
+    let expected_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{PEER_USER}:{PEER_PASSWORD}"))
+    );
+    assert_eq!(
+        calls[0].authorization.as_deref(),
+        Some(expected_auth.as_str())
+    );
+    assert_eq!(
+        calls[0].body,
+        json!({"processId": "p-iv-1", "userId": "C-1001", "identityVerificationId": "iv-1",
+            "evaluationResult": "NOK", "resultReason": "DOCUMENT_SUSPICIOUS"})
+    );
+    // A re-call of evaluate now gets the resolution, and no second case is opened.
+    let (_, again) = app.post_json("/client/evaluate", evaluate("iv-1")).await;
+    assert_eq!(
+        again,
+        json!({"result": "NOK", "resultReason": "DOCUMENT_SUSPICIOUS"})
+    );
+    assert_eq!(app.count("review_case").await, 1);
+}
+
+#[tokio::test]
+async fn approve_resolutions_use_the_approve_path_and_field() {
+    let peer = Peer::start();
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let body = json!({"processId": "p-a", "processType": "onboarding", "userId": "C-1", "identityVerificationId": "iv-a",
+        "provider": "iproov", "status": "SUCCESS", "score": 10, "presenceCheckResult": {"frame": null}});
+    assert_eq!(
+        app.post_json("/client/approve", body).await.1["result"],
+        "WAIT"
+    );
+    let (_, page) = app
+        .admin_get(REVIEWER, "/cases?decisionPoint=approve")
+        .await;
+    let case = page["items"][0]["id"].as_i64().expect("case");
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let calls = peer.wait_for_calls(1, Duration::from_secs(5)).await;
+    assert_eq!(calls[0].path, "/api/private/client/approve");
+    assert_eq!(calls[0].body["approvalResult"], "OK");
+    assert!(calls[0].body.get("evaluationResult").is_none());
+}
+
+#[tokio::test]
+async fn a_repeated_wait_while_the_case_is_open_stays_wait_without_a_second_case() {
+    let app = spawn_app_with(|_| {}).await;
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| app.post_json("/client/evaluate", evaluate("iv-c"))),
+    )
+    .await;
+    for (status, answer) in &answers {
+        assert_eq!(
+            (*status, answer["result"].clone()),
+            (200, json!("WAIT")),
+            "{answer}"
+        );
+    }
+    assert_eq!(app.count("review_case").await, 1);
+    assert_eq!(app.count("decision").await, 1);
+}
+
+#[tokio::test]
+async fn a_peer_answering_503_twice_then_ok_gets_the_callback_delivered_once() {
+    let peer = Peer::start();
+    peer.script([
+        Reply::status(503, json!({"error": "busy"})),
+        Reply::status(503, json!({"error": "busy"})),
+    ]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-2").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "DELIVERED").await;
+    assert_eq!(detail["delivery"]["attempts"], 3, "{detail}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        peer.calls().len(),
+        3,
+        "two refused attempts and one delivery"
+    );
+}
+
+#[tokio::test]
+async fn a_nok_answer_is_terminal_and_recorded_without_retries() {
+    let peer = Peer::start();
+    peer.script([Reply::status(
+        200,
+        json!({"result": "NOK",
+        "resultReason": "Acknowledgement failed. Process not found or in invalid state."}),
+    )]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-3").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "REJECTED").await;
+    assert_eq!(detail["delivery"]["status"], "REJECTED", "{detail}");
+    assert_eq!(
+        detail["delivery"]["responseReason"],
+        "Acknowledgement failed. Process not found or in invalid state."
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(peer.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_timed_out_attempt_that_was_applied_is_recognised_on_the_retry() {
+    let peer = Peer::start();
+    peer.script([
+        Reply::ok().delayed(Duration::from_millis(1500)),
+        Reply::status(200, json!({"result": "NOK",
+            "resultReason": "Acknowledgement validation failed. Identity verification is not in IN_PROGRESS state."})),
+    ]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-4").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "DELIVERED_EARLIER").await;
+    assert_eq!(
+        detail["delivery"]["status"], "DELIVERED_EARLIER",
+        "{detail}"
+    );
+    assert_eq!(peer.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_peer_down_past_the_horizon_leaves_a_failed_message_an_admin_can_retry() {
+    let app = spawn_app_with(|s| {
+        s.onboarding_server.url = Some("http://127.0.0.1:9".into());
+        s.onboarding_server.connect_timeout_ms = 200;
+        s.delivery.poll_interval_ms = 20;
+        s.delivery.initial_backoff_ms = 20;
+        s.delivery.max_backoff_ms = 50;
+        s.delivery.horizon_secs = 1;
+    })
+    .await;
+    let case = open_case(&app, "iv-5").await;
+    resolve(&app, case, "NOK", "FRAUD_SUSPECTED").await;
+    let detail = delivery_status(&app, case, "FAILED").await;
+    assert_eq!(detail["delivery"]["status"], "FAILED", "{detail}");
+    assert!(
+        detail["delivery"]["lastError"]
+            .as_str()
+            .expect("error")
+            .contains("gave up"),
+        "{detail}"
+    );
+    let (status, failed) = app.admin_get(ADMIN, "/outbox?status=FAILED").await;
+    assert_eq!(status, 200);
+    assert_eq!(failed["total"], 1);
+    let id = failed["items"][0]["id"].as_i64().expect("id");
+    let (status, retried) = app
+        .admin_post(ADMIN, &format!("/outbox/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    assert!(matches!(
+        retried["status"].as_str(),
+        Some("PENDING" | "SENDING" | "FAILED")
+    ));
+    let (status, _) = app
+        .admin_post(ADMIN, &format!("/outbox/{id}/retry"), json!({}))
+        .await;
+    assert!(matches!(status, 200 | 409));
+}
+
+#[tokio::test]
+async fn open_cases_past_the_deadline_are_resolved_by_the_expiry_policy_and_delivered() {
+    let peer = Peer::start();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let app = spawn_app_with_clock(|s| wire(s, &peer), clock.clone()).await;
+    let case = open_case(&app, "iv-6").await;
+    let (_, detail) = app.admin_get(REVIEWER, &format!("/cases/{case}")).await;
+    assert_eq!(detail["status"], "OPEN");
+    clock.advance(chrono::Duration::minutes(39));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        app.admin_get(REVIEWER, &format!("/cases/{case}")).await.1["status"],
+        "OPEN"
+    );
+    clock.advance(chrono::Duration::minutes(2));
+    let detail = delivery_status(&app, case, "DELIVERED").await;
+    assert_eq!(detail["status"], "EXPIRED", "{detail}");
+    assert_eq!(detail["resolution"], "NOK");
+    assert_eq!(detail["resolutionReason"], "REVIEW_DEADLINE_EXCEEDED");
+    let calls = peer.wait_for_calls(1, Duration::from_secs(5)).await;
+    assert_eq!(calls[0].body["evaluationResult"], "NOK");
+    assert_eq!(calls[0].body["resultReason"], "REVIEW_DEADLINE_EXCEEDED");
+    let (status, _) = app
+        .admin_post(
+            REVIEWER,
+            &format!("/cases/{case}/resolve"),
+            json!({"result": "OK", "reasonCode": "LATE"}),
+        )
+        .await;
+    assert_eq!(status, 409, "an expired case cannot be resolved again");
+}
+
+#[tokio::test]
+async fn back_office_auth_keeps_roles_and_callback_credentials_apart() {
+    let app = spawn_app_with(|_| {}).await;
+    let case = open_case(&app, "iv-7").await;
+    let anonymous = app
+        .client
+        .get(format!("{}/admin/cases", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains("backoffice")
+    );
+    assert_eq!(
+        app.admin_get((USER, PASSWORD), "/cases").await.0,
+        401,
+        "callback credentials do not open the back-office"
+    );
+    assert_eq!(app.admin_get((REVIEWER.0, "wrong"), "/cases").await.0, 401);
+    assert_eq!(
+        app.admin_get(REVIEWER, "/outbox").await.0,
+        403,
+        "reviewers cannot see the outbox"
+    );
+    assert_eq!(app.admin_get(REVIEWER, "/audit").await.0, 403);
+    assert_eq!(app.admin_get(ADMIN, "/outbox").await.0, 200);
+    assert_eq!(
+        app.admin_get(ADMIN, &format!("/cases/{case}")).await.0,
+        200,
+        "admins can do what reviewers do"
+    );
+    // Staff credentials do not open the callbacks either.
+    let response = app
+        .client
+        .post(app.url("/client/evaluate"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(&evaluate("iv-8"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 401);
+
+    let (status, bad) = app
+        .admin_post(
+            REVIEWER,
+            &format!("/cases/{case}/resolve"),
+            json!({"result": "MAYBE", "reasonCode": "X"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    let (status, _) = app
+        .admin_post(
+            REVIEWER,
+            &format!("/cases/{case}/resolve"),
+            json!({"result": "OK", "reasonCode": "not a code"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.admin_get(REVIEWER, "/cases/999999").await.0, 404);
+    assert_eq!(app.admin_get(REVIEWER, "/cases/abc").await.0, 404);
+    assert_eq!(app.admin_get(REVIEWER, "/cases?pageSize=0").await.0, 400);
+
+    let (_, audit) = app.admin_get(ADMIN, "/audit?pageSize=200").await;
+    let actions: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or("").to_owned(),
+                e["action"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&(REVIEWER.0.to_owned(), "case.list".to_owned())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&(ADMIN.0.to_owned(), "case.read".to_owned())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&(ADMIN.0.to_owned(), "outbox.list".to_owned())),
+        "{actions:?}"
+    );
+}
+
+/// PostgreSQL only: two instances on one database and one slow peer deliver every
+/// resolution exactly once.
+#[tokio::test]
+async fn two_instances_on_postgres_deliver_every_resolution_exactly_once() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let peer = Peer::start();
+    peer.set_default_delay(Duration::from_millis(50));
+    let first = spawn_app_with(|s| wire(s, &peer)).await;
+    let shared_url = first.settings.database_url();
+    let second = spawn_app_with(|s| {
+        wire(s, &peer);
+        s.database.url = Some(SecretString::from(shared_url));
+    })
+    .await;
+    let n = 30;
+    let mut cases = Vec::new();
+    for i in 0..n {
+        let app = if i % 2 == 0 { &first } else { &second };
+        cases.push(open_case(app, &format!("iv-pg-{i}")).await);
+    }
+    let resolutions = cases.iter().enumerate().map(|(i, case)| {
+        let app = if i % 2 == 0 { &second } else { &first };
+        resolve(app, *case, "OK", "MANUALLY_APPROVED")
+    });
+    futures_util::future::join_all(resolutions).await;
+    let delivered = first
+        .wait_for_count(
+            "SELECT COUNT(*) AS n FROM outbox_message WHERE status = 'DELIVERED'",
+            n,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(delivered, n);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = peer.calls();
+    let distinct: std::collections::HashSet<String> = calls
+        .iter()
+        .map(|c| {
+            c.body["identityVerificationId"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    println!(
+        "two instances: {} resolutions, {} peer calls, {} distinct",
+        n,
+        calls.len(),
+        distinct.len()
+    );
+    assert_eq!(
+        calls.len(),
+        n as usize,
+        "each resolution delivered exactly once"
+    );
+    assert_eq!(distinct.len(), n as usize);
+}
