@@ -175,10 +175,29 @@ impl Outcome {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionSettings {
-    /// Answer to `/client/evaluate` and `/client/approve` until a decision policy is
-    /// configured. `WAIT` (the default) never approves anybody automatically.
-    pub default_outcome: Outcome,
-    pub default_reason: String,
+    /// The decision policy (TOML). Unset: the built-in demo policy
+    /// (`assets/policy/demo.toml`). Validated at start-up; reloaded on SIGHUP.
+    pub policy_file: Option<PathBuf>,
+    /// Decoded size caps of one image (document image or selfie frame). Outside them the
+    /// image is a fact (`valid: false`), not an error.
+    pub image_min_bytes: usize,
+    pub image_max_bytes: usize,
+    /// Where the images of a decision are kept as evidence.
+    pub evidence: EvidenceStorage,
+    /// The folder for `evidence = "folder"` (created when missing).
+    pub evidence_dir: Option<PathBuf>,
+}
+
+/// Where decision evidence (images) is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceStorage {
+    /// In the `evidence` table (the default).
+    Database,
+    /// As files named by their SHA-256 in `evidence_dir`; the table keeps the metadata.
+    Folder,
+    /// Not kept (only size and digest are recorded with the decision).
+    Off,
 }
 
 /// The WAIT loop: review cases and their deadline.
@@ -432,8 +451,11 @@ impl Default for Settings {
                 required_types: vec!["GDPR".into()],
             },
             decision: DecisionSettings {
-                default_outcome: Outcome::Wait,
-                default_reason: "MANUAL_REVIEW".into(),
+                policy_file: None,
+                image_min_bytes: 64,
+                image_max_bytes: 10 * 1024 * 1024,
+                evidence: EvidenceStorage::Database,
+                evidence_dir: None,
             },
             review: ReviewSettings {
                 deadline_secs: 40 * 60,
@@ -574,6 +596,13 @@ impl Settings {
         .contains(&0)
         {
             return invalid("limits.*_body_bytes must be greater than zero");
+        }
+        let d = &self.decision;
+        if d.image_max_bytes == 0 || d.image_min_bytes > d.image_max_bytes {
+            return invalid("decision.image_max_bytes must be positive and not below decision.image_min_bytes");
+        }
+        if d.evidence == EvidenceStorage::Folder && d.evidence_dir.is_none() {
+            return invalid("decision.evidence = \"folder\" needs decision.evidence_dir");
         }
         for c in &self.auth.credentials {
             if c.username.is_empty() || c.password.expose_secret().is_empty() {

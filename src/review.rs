@@ -93,7 +93,10 @@ pub async fn open_for_wait(
             process_type: decision.process_type.clone(),
             user_id: decision.user_id.clone(),
             wait_reason: decision.result_reason.clone(),
-            facts: decision.input_summary.clone(),
+            facts: decision
+                .facts
+                .clone()
+                .unwrap_or_else(|| decision.input_summary.clone()),
             rule_trace: decision.rule_trace.clone(),
             deadline_at: deadline(settings, now, first_seen),
         },

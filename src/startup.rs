@@ -23,6 +23,7 @@ use crate::backoffice::{self, StaffAuthenticator};
 use crate::clock::{SharedClock, SystemClock};
 use crate::configuration::{Credential, DEMO_PASSWORD, DEMO_USERNAME, Settings};
 use crate::domain::consent::ConsentCatalog;
+use crate::domain::policy::{Decider, DecisionEngine, PolicyHolder, spawn_reload_on_sighup};
 use crate::email::{MailTemplates, Mailer};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -106,10 +107,14 @@ pub fn app(
                 .wrap(HttpAuthentication::with_fn(backoffice::validate))
                 .service(admin::list_cases)
                 .service(admin::get_case)
+                .service(admin::list_case_images)
+                .service(admin::get_case_image)
                 .service(admin::resolve_case)
                 .service(admin::list_outbox)
                 .service(admin::retry_outbox)
-                .service(admin::list_audit),
+                .service(admin::list_audit)
+                .service(admin::get_policy)
+                .service(admin::reload_policy),
         )
         .service(
             scope::scope(base_path.as_str())
@@ -205,7 +210,39 @@ impl Application {
     /// # Errors
     /// As [`Application::build`].
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::build_with_engines(settings, clock, Vec::new()).await
+    }
+
+    /// As [`Application::build`], with compiled decision engines run beside the policy file
+    /// (see [`DecisionEngine`]; e.g. a sanctions screening client).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_engines(
+        settings: Settings,
+        clock: SharedClock,
+        engines: Vec<Arc<dyn DecisionEngine>>,
+    ) -> anyhow::Result<Self> {
         let authenticator = authenticator(&settings)?;
+        let policy = Arc::new(
+            PolicyHolder::load(settings.decision.policy_file.as_deref())
+                .map_err(|e| anyhow::anyhow!("decision policy: {e}"))?,
+        );
+        {
+            let current = policy.current();
+            tracing::info!(
+                policy.name = current.name(),
+                policy.origin = current.origin(),
+                policy.version = current.version(),
+                engines = engines.len(),
+                "decision policy loaded"
+            );
+        }
+        // Always installed: a SIGHUP sent out of habit must never stop the service.
+        spawn_reload_on_sighup(policy.clone()).context("Failed to install the SIGHUP handler")?;
+        let decider = engines
+            .into_iter()
+            .fold(Decider::new(policy), Decider::with_engine);
         let consents = match &settings.consent.templates_dir {
             Some(dir) => ConsentCatalog::from_dir(dir, &settings.consent.fallback_language),
             None => ConsentCatalog::built_in(&settings.consent.fallback_language),
@@ -265,6 +302,7 @@ impl Application {
                 consents: Arc::new(consents),
                 mailer,
                 mail_templates: Arc::new(mail_templates),
+                decider: Arc::new(decider),
             },
             metrics: Metrics::new()?,
             authenticator,

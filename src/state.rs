@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::clock::SharedClock;
 use crate::configuration::Settings;
 use crate::domain::consent::ConsentCatalog;
+use crate::domain::policy::Decider;
 use crate::email::{MailTemplates, Mailer};
 
 #[derive(Clone)]
@@ -18,4 +19,6 @@ pub struct AppState {
     /// `None` when no SMTP server is configured (nothing is mailed).
     pub mailer: Option<Arc<Mailer>>,
     pub mail_templates: Arc<MailTemplates>,
+    /// The decision policy in force (reloadable) plus any compiled engines.
+    pub decider: Arc<Decider>,
 }

@@ -27,6 +27,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub correlation_id: String,
     pub request_id: String,
+    /// The fact set the policy read (null for decisions made before facts were kept).
+    pub facts: Option<Json>,
+    /// Reason codes of the final outcome, as a JSON list.
+    pub reason_codes: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ pub mod consent_decision;
 pub mod consent_text_served;
 pub mod customer;
 pub mod decision;
+pub mod evidence;
 pub mod otp_delivery;
 pub mod outbox_message;
 pub mod process;
@@ -22,6 +23,7 @@ pub mod prelude {
     pub use super::consent_text_served::Entity as ConsentTextServed;
     pub use super::customer::Entity as Customer;
     pub use super::decision::Entity as Decision;
+    pub use super::evidence::Entity as Evidence;
     pub use super::otp_delivery::Entity as OtpDelivery;
     pub use super::outbox_message::Entity as OutboxMessage;
     pub use super::process::Entity as Process;

@@ -20,6 +20,8 @@ mod m20261123_000102_create_process_contact;
 mod m20261123_000301_create_review_case;
 mod m20261123_000302_create_outbox_message;
 mod m20261123_000303_create_audit_log;
+mod m20261123_000401_add_decision_facts;
+mod m20261123_000402_create_evidence;
 
 pub struct Migrator;
 
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000301_create_review_case::Migration),
             Box::new(m20261123_000302_create_outbox_message::Migration),
             Box::new(m20261123_000303_create_audit_log::Migration),
+            Box::new(m20261123_000401_add_decision_facts::Migration),
+            Box::new(m20261123_000402_create_evidence::Migration),
         ]
     }
 }

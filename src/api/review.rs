@@ -94,7 +94,8 @@ impl From<&entity::outbox_message::Model> for DeliveryView {
 pub struct CaseDetail {
     #[serde(flatten)]
     pub case: CaseSummary,
-    /// The request as decided (images replaced by size and digest) and derived facts.
+    /// The facts the policy read (derived facts included; images only by size, format and
+    /// validity).
     #[schema(value_type = Object)]
     pub facts: serde_json::Value,
     /// Each rule's result that led to WAIT.
@@ -102,6 +103,49 @@ pub struct CaseDetail {
     pub rule_trace: serde_json::Value,
     pub note: Option<String>,
     pub delivery: Option<DeliveryView>,
+}
+
+/// An image kept as evidence of a decision on the case's identity verification (document
+/// images of evaluate, the selfie of approve). The bytes are served by
+/// `GET /admin/cases/{id}/images/{imageId}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceView {
+    pub id: i64,
+    pub decision_id: i64,
+    /// `evaluate` or `approve`.
+    pub decision_point: String,
+    /// Where in the request: `documents[0].images[1]` or `presenceCheckResult.frame`.
+    pub source: String,
+    /// `FACE`, `DOCUMENT_FRONT_SIDE`, `DOCUMENT_BACK_SIDE` or `SELFIE`.
+    pub image_type: Option<String>,
+    /// `image/jpeg` or `image/png`.
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceList {
+    pub items: Vec<EvidenceView>,
+}
+
+/// The decision policy in force.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyView {
+    pub name: String,
+    /// The file it was read from, or `built-in`.
+    pub origin: String,
+    /// Hex SHA-256 of the policy text (stored with every decision).
+    pub version: String,
+    /// Rule ids of the default rule sets, in evaluation order.
+    pub evaluate_rules: Vec<String>,
+    pub approve_rules: Vec<String>,
+    /// Set by a reload: the version that was in force before it.
+    pub previous_version: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

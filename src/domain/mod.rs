@@ -3,3 +3,5 @@
 pub mod consent;
 pub mod identification;
 pub mod otp_delivery;
+pub mod facts;
+pub mod images;

@@ -24,19 +24,23 @@ pub struct NewDecision {
     pub policy_version: String,
     pub rule_trace: serde_json::Value,
     pub duration_us: i64,
+    pub facts: serde_json::Value,
+    pub reason_codes: Vec<String>,
 }
 
-/// Stores `d`, or, when the identical call (same identity verification, decision point and
-/// input digest) was decided before, returns that earlier decision instead.
+/// Stores `d` unless the identical call (same identity verification, decision point and
+/// input digest) was stored before — then `None`: the caller answers the stored decision
+/// (see [`find`]). On PostgreSQL a unique violation aborts the transaction, so a caller in a
+/// transaction rolls it back on `None`.
 ///
 /// # Errors
 /// Database errors.
-pub async fn insert_or_get(
+pub async fn insert_new(
     db: &impl ConnectionTrait,
     d: NewDecision,
     ctx: &RequestContext,
     now: DateTime<Utc>,
-) -> Result<decision::Model, DbErr> {
+) -> Result<Option<decision::Model>, DbErr> {
     let key = (
         d.identity_verification_id.clone(),
         d.decision_point,
@@ -61,6 +65,8 @@ pub async fn insert_or_get(
         created_at: Set(now),
         correlation_id: Set(ctx.correlation_id.clone()),
         request_id: Set(ctx.request_id.clone()),
+        facts: Set(Some(d.facts)),
+        reason_codes: Set(Some(serde_json::json!(d.reason_codes))),
         ..Default::default()
     };
     match decision::Entity::insert(model)
@@ -69,8 +75,9 @@ pub async fn insert_or_get(
     {
         Ok(_) => find(db, &key.0, key.1, &key.2)
             .await?
-            .ok_or(DbErr::RecordNotFound("decision just inserted".into())),
-        Err(e) if is_unique_violation(&e) => find(db, &key.0, key.1, &key.2).await?.ok_or(e),
+            .ok_or(DbErr::RecordNotFound("decision just inserted".into()))
+            .map(Some),
+        Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -7,6 +7,7 @@ pub mod consents;
 pub mod contacts;
 pub mod customers;
 pub mod decisions;
+pub mod evidence;
 pub mod events;
 pub mod otp;
 pub mod outbox;

@@ -7,14 +7,15 @@ use serde_json::json;
 
 use crate::api::review::{
     AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
-    DeliveryView, MAX_QUERY_INTEGER, PageQuery, ResolutionResult, ResolveRequest, paging,
+    DeliveryView, EvidenceList, EvidenceView, PolicyView, MAX_QUERY_INTEGER, PageQuery, ResolutionResult, ResolveRequest, paging,
 };
 use crate::backoffice::Staff;
 use crate::configuration::{Outcome, Role};
+use crate::domain::policy::{DecisionPoint, ReloadOutcome};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{audit, outbox, review as cases};
+use crate::persistence::{audit, evidence, outbox, review as cases};
 use crate::review::{self, Actor};
 use crate::state::AppState;
 
@@ -162,6 +163,116 @@ pub async fn get_case(
     case_detail(&state, case).await.map(web::Json)
 }
 
+/// List the images of a review case.
+///
+/// Document images (evaluate) and the selfie (approve) kept as evidence for the case's
+/// identity verification; metadata only. Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    params(("id" = i64, Path, description = "Case id")),
+    responses(
+        (status = 200, body = EvidenceList, links(
+            ("GetFirstImage" = (operation_id = "get_case_image", parameters(("id" = "$request.path.id"), ("imageId" = "$response.body#/items/0/id")))),
+        )),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/cases/{id}/images")]
+pub async fn list_case_images(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    id: web::Path<i64>,
+) -> Result<web::Json<EvidenceList>, ApiError> {
+    staff.require(Role::Reviewer)?;
+    let id = id.into_inner();
+    let case = cases::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
+    let items = evidence::list_for_verification(&state.db, &case.identity_verification_id).await?;
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "case.images.list",
+        Some(format!("case:{id}")),
+        json!({"returned": items.len()}),
+    )
+    .await?;
+    Ok(web::Json(EvidenceList {
+        items: items
+            .into_iter()
+            .map(|e| EvidenceView {
+                id: e.id,
+                decision_id: e.decision_id,
+                decision_point: e.decision_point,
+                source: e.source,
+                image_type: e.image_type,
+                media_type: e.media_type,
+                size_bytes: e.size_bytes,
+                sha256: e.sha256,
+                created_at: e.created_at,
+            })
+            .collect(),
+    }))
+}
+
+/// Read one image of a review case.
+///
+/// The image bytes (`image/jpeg` or `image/png`), never cached. Every read is audited.
+/// Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    params(
+        ("id" = i64, Path, description = "Case id"),
+        ("imageId" = i64, Path, description = "Image id from the case's image list"),
+    ),
+    responses(
+        (status = 200, description = "The image", content(
+            (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/png"),
+        )),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/cases/{id}/images/{imageId}")]
+pub async fn get_case_image(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+    path: web::Path<(i64, i64)>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    staff.require(Role::Reviewer)?;
+    let (id, image_id) = path.into_inner();
+    let case = cases::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
+    let folder = state.settings.decision.evidence_dir.as_deref();
+    let Some((row, bytes)) = evidence::load(&state.db, image_id, folder)
+        .await
+        .map_err(ApiError::Unexpected)?
+        .filter(|(row, _)| row.identity_verification_id == case.identity_verification_id)
+    else {
+        return Err(ApiError::NotFound("no such image for this case".into()));
+    };
+    audit_action(
+        &state,
+        &staff,
+        &ctx,
+        "case.image.read",
+        Some(format!("case:{id}")),
+        json!({"imageId": image_id, "sha256": row.sha256}),
+    )
+    .await?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type(row.media_type)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(bytes))
+}
+
 /// Resolve a review case.
 ///
 /// Resolves an open case with OK or NOK and a reason code (sent to the Onboarding Server as
@@ -307,6 +418,102 @@ pub async fn retry_outbox(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such outbox message".into()))?;
     Ok(web::Json(DeliveryView::from(&message)))
+}
+
+fn policy_view(state: &AppState, previous_version: Option<String>) -> PolicyView {
+    let policy = state.decider.policy().current();
+    let ids = |point| {
+        policy
+            .rule_ids(point, None)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    PolicyView {
+        name: policy.name().to_owned(),
+        origin: policy.origin().to_owned(),
+        version: policy.version().to_owned(),
+        evaluate_rules: ids(DecisionPoint::Evaluate),
+        approve_rules: ids(DecisionPoint::Approve),
+        previous_version,
+    }
+}
+
+/// Show the decision policy in force.
+///
+/// Its name, origin, version (stored with every decision) and rule ids. Role: reviewer.
+#[utoipa::path(
+    tag = "backoffice",
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[get("/policy")]
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<web::Json<PolicyView>, ApiError> {
+    staff.require(Role::Reviewer)?;
+    Ok(web::Json(policy_view(&state, None)))
+}
+
+/// Reload the decision policy file.
+///
+/// Re-reads the configured file (as SIGHUP does); the new policy replaces the one in force
+/// only if it validates and passes its own golden cases. 409 with the precise error (file,
+/// rule, CEL message) otherwise — the previous policy stays. Audited. Role: admin.
+#[utoipa::path(
+    tag = "backoffice",
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[post("/policy/reload")]
+pub async fn reload_policy(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+) -> Result<web::Json<PolicyView>, ApiError> {
+    staff.require(Role::Admin)?;
+    let holder = state.decider.policy().clone();
+    let outcome = web::block(move || holder.reload())
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("policy reload did not finish: {e}")))?;
+    let (detail, result) = match outcome {
+        Ok(ReloadOutcome::Reloaded {
+            previous_version,
+            version,
+        }) => {
+            tracing::info!(policy.version = %version, policy.previous_version = %previous_version, by = %staff.username, "decision policy reloaded");
+            (
+                json!({"result": "reloaded", "version": version, "previousVersion": previous_version}),
+                Ok(Some(previous_version)),
+            )
+        }
+        Ok(ReloadOutcome::NotConfigured) => (
+            json!({"result": "not_configured"}),
+            Err(ApiError::Conflict(
+                "no decision.policy_file is configured: the built-in policy cannot be reloaded"
+                    .into(),
+            )),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, by = %staff.username, "decision policy not reloaded, the previous one stays in force");
+            (
+                json!({"result": "rejected", "error": e.to_string()}),
+                Err(ApiError::Conflict(format!(
+                    "policy not reloaded, the previous one stays in force: {e}"
+                ))),
+            )
+        }
+    };
+    audit_action(&state, &staff, &ctx, "policy.reload", None, detail).await?;
+    result.map(|previous| web::Json(policy_view(&state, previous)))
 }
 
 /// Read the audit log.

@@ -1,6 +1,6 @@
 use actix_web::{post, web};
 
-use super::decide::{DecisionCall, decide, image_summary};
+use super::decide::{DecisionRequest, decide};
 use crate::api::client::{ApproveRequest, DecisionResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
@@ -12,9 +12,9 @@ use crate::state::AppState;
 /// Called after the presence check (and the identity-verification OTP, if enabled) with
 /// the presence-check `status`, `score`, provider and the selfie `frame`. Answers `OK`,
 /// `NOK` or `WAIT`; `resultReason` is always a string (the Onboarding Server fails the
-/// approval on null). Until a decision policy is configured the answer is the configured
-/// default outcome (`WAIT` / `MANUAL_REVIEW`). Identical repeated calls get the stored
-/// answer.
+/// approval on null): the codes of the policy rules that decided, empty for a plain `OK`.
+/// The selfie is decoded, checked and kept as evidence. Identical repeated calls get the
+/// stored answer; a `WAIT` opens one review case.
 #[utoipa::path(
     tag = "callbacks",
     request_body = ApproveRequest,
@@ -70,22 +70,5 @@ async fn approve(
     ctx: &RequestContext,
     req: ApproveRequest,
 ) -> Result<DecisionResponse, ApiError> {
-    let canonical = serde_json::to_vec(&req).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let mut summary = serde_json::to_value(&req).map_err(|e| ApiError::Unexpected(e.into()))?;
-    if let Some(frame) = summary.pointer_mut("/presenceCheckResult/frame") {
-        *frame = image_summary(frame.as_str());
-    }
-    let call = DecisionCall {
-        point: "approve",
-        process_id: req.process_id,
-        process_type: req.process_type,
-        identity_verification_id: req.identity_verification_id,
-        user_id: req.user_id,
-        provider: req.provider,
-        status: req.status.map(|s| format!("{s:?}").to_uppercase()),
-        verification_id: None,
-        canonical,
-        summary,
-    };
-    decide(state, ctx, call).await
+    decide(state, ctx, DecisionRequest::Approve(req)).await
 }

@@ -1,107 +1,234 @@
-//! What `/client/evaluate` and `/client/approve` share: the digest of the call, the stored
-//! decision, and idempotent repeats.
+//! What `/client/evaluate` and `/client/approve` share: facts from the call, the policy's
+//! verdict, the stored decision with its evidence, idempotent repeats and the review case of
+//! a WAIT.
 
 use std::time::Instant;
 
+use actix_web::web;
+use chrono::NaiveDate;
+use entity::decision;
+use sea_orm::TransactionTrait;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::api::client::{DecisionResponse, DecisionResult};
+use crate::api::client::{
+    ApproveRequest, CheckStatus, DecisionResponse, DecisionResult, EvaluateRequest,
+};
+use crate::domain::facts::{self, DocumentImages, RegistryPerson};
+use crate::domain::images::{self, CheckedImage, ImageLimits};
 use crate::configuration::Outcome;
+use crate::domain::policy::DecisionPoint;
 use crate::error::ApiError;
 use crate::observe::RequestContext;
-use crate::persistence::{decisions, processes};
+use crate::persistence::{customers, decisions, evidence, processes};
 use crate::review;
 use crate::state::AppState;
 
-/// The identifying fields of an evaluate or approve call.
-pub struct DecisionCall {
-    pub point: &'static str,
-    pub process_id: String,
-    pub process_type: Option<String>,
-    pub identity_verification_id: String,
-    pub user_id: String,
-    pub provider: Option<String>,
-    pub status: Option<String>,
-    pub verification_id: Option<String>,
-    /// Canonical JSON of the whole request, for the digest.
-    pub canonical: Vec<u8>,
-    /// The request as stored: images replaced by their size and digest.
-    pub summary: serde_json::Value,
+/// The answer to a 1.x caller when the policy says WAIT.
+pub const LEGACY_WAIT_REASON: &str = "WAIT_UNSUPPORTED_BY_CALLER";
+
+/// The call to decide, as received.
+pub enum DecisionRequest {
+    Evaluate(EvaluateRequest),
+    Approve(ApproveRequest),
 }
 
-/// Digest of a base64 image for the stored summary: `{bytes, sha256}` of the text sent.
-pub fn image_summary(data: Option<&str>) -> serde_json::Value {
-    match data {
-        Some(d) => serde_json::json!({
-            "base64Length": d.len(),
-            "sha256": hex::encode(Sha256::digest(d.as_bytes())),
-        }),
-        None => serde_json::Value::Null,
+/// The identifying fields of a call, kept apart from the request (which moves to the
+/// blocking pool for image decoding).
+struct CallIds {
+    point: DecisionPoint,
+    process_id: String,
+    process_type: Option<String>,
+    identity_verification_id: String,
+    user_id: String,
+    provider: Option<String>,
+    status: Option<String>,
+    verification_id: Option<String>,
+}
+
+impl DecisionRequest {
+    fn ids(&self) -> CallIds {
+        let status = |s: Option<CheckStatus>| {
+            s.map(|s| match s {
+                CheckStatus::Success => "SUCCESS".to_owned(),
+                CheckStatus::Failure => "FAILURE".to_owned(),
+            })
+        };
+        match self {
+            Self::Evaluate(r) => CallIds {
+                point: DecisionPoint::Evaluate,
+                process_id: r.process_id.clone(),
+                process_type: r.process_type.clone(),
+                identity_verification_id: r.identity_verification_id.clone(),
+                user_id: r.user_id.clone(),
+                provider: r.provider.clone(),
+                status: status(r.status),
+                verification_id: r.verification_id.clone(),
+            },
+            Self::Approve(r) => CallIds {
+                point: DecisionPoint::Approve,
+                process_id: r.process_id.clone(),
+                process_type: r.process_type.clone(),
+                identity_verification_id: r.identity_verification_id.clone(),
+                user_id: r.user_id.clone(),
+                provider: r.provider.clone(),
+                status: status(r.status),
+                verification_id: None,
+            },
+        }
+    }
+
+    /// Canonical JSON of the call (fields in declaration order), for the input digest.
+    fn canonical(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Self::Evaluate(r) => serde_json::to_vec(r),
+            Self::Approve(r) => serde_json::to_vec(r),
+        }
     }
 }
 
-/// Decides (for now: the configured default outcome) and stores the decision; an
-/// identical repeated call returns the stored decision.
+/// An image of the call, checked, with where it came from.
+struct ReceivedImage {
+    source: String,
+    image_type: Option<String>,
+    checked: CheckedImage,
+}
+
+/// What the blocking pool prepares: facts, checked images and the stored summary.
+struct Prepared {
+    facts: Value,
+    images: Vec<ReceivedImage>,
+    summary: Value,
+}
+
+/// Decides a call: a re-call under review gets the case's answer; an identical repeat gets
+/// the stored decision; otherwise facts are built, the policy decides, and the decision and
+/// its evidence are stored in one transaction (a WAIT opens the review case).
 ///
 /// # Errors
 /// Database errors.
 pub async fn decide(
     state: &AppState,
     ctx: &RequestContext,
-    call: DecisionCall,
+    request: DecisionRequest,
 ) -> Result<DecisionResponse, ApiError> {
     let started = Instant::now();
     let now = state.clock.now();
+    let ids = request.ids();
+    let point = ids.point.as_str();
     // A re-call for a verification under review: WAIT while open, the resolution after.
     if let Some(answer) =
-        review::existing_answer(&state.db, &call.identity_verification_id, call.point).await?
+        review::existing_answer(&state.db, &ids.identity_verification_id, point).await?
     {
-        tracing::info!(decision_point = call.point, result = ?answer.result, "answered from the review case");
+        tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
         return Ok(answer);
     }
-    let input_digest = hex::encode(Sha256::digest(&call.canonical));
-    let settings = &state.settings.decision;
-    let outcome = settings.default_outcome;
-    let reason = match outcome {
-        Outcome::Ok => String::new(),
-        _ => settings.default_reason.clone(),
+    let canonical = request
+        .canonical()
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let input_digest = hex::encode(Sha256::digest(&canonical));
+    drop(canonical);
+    if let Some(stored) =
+        decisions::find(&state.db, &ids.identity_verification_id, point, &input_digest).await?
+    {
+        tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
+        return finish(state, &ids, stored, now).await;
+    }
+
+    let registry = customers::find_by_user_id(&state.db, &ids.user_id)
+        .await?
+        .map(|c| RegistryPerson {
+            given_names: c.given_names,
+            surname: c.surname,
+            birth_date: c.birth_date,
+        });
+    let limits = ImageLimits {
+        min_bytes: state.settings.decision.image_min_bytes,
+        max_bytes: state.settings.decision.image_max_bytes,
     };
-    let trace = serde_json::json!([{
-        "rule": "default_outcome",
-        "result": "applied",
-        "message": "no decision policy is configured; the configured default outcome applies",
-    }]);
-    let stored = decisions::insert_or_get(
-        &state.db,
-        decisions::NewDecision {
-            identity_verification_id: call.identity_verification_id.clone(),
-            decision_point: call.point,
-            input_digest,
-            process_id: call.process_id.clone(),
-            process_type: call.process_type.clone(),
-            user_id: call.user_id.clone(),
-            provider: call.provider,
-            status: call.status,
-            verification_id: call.verification_id,
-            input_summary: call.summary,
-            outcome: outcome.as_str().to_owned(),
-            result_reason: reason,
-            policy_version: "default".into(),
-            rule_trace: trace,
-            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        },
-        ctx,
-        now,
-    )
-    .await?;
+    let today = now.date_naive();
+    // Base64 decoding of megabytes of images is CPU work: keep it off the async workers.
+    let prepared = web::block(move || prepare(request, registry.as_ref(), limits, today))
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("image checks did not finish: {e}")))?
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+
+    let mut verdict = state
+        .decider
+        .decide(ids.point, ids.process_type.as_deref(), &prepared.facts)
+        .await;
+    if prepared.facts["legacyCaller"] == Value::Bool(true) && verdict.outcome == Outcome::Wait {
+        // A 1.x server reads anything but OK as rejected and has no private API to call
+        // back: answer (and store) NOK instead of opening a case nobody can close. The
+        // trace keeps the rules that wanted WAIT.
+        verdict.outcome = Outcome::Nok;
+        verdict.reasons = vec![LEGACY_WAIT_REASON.to_owned()];
+        verdict.result_reason = LEGACY_WAIT_REASON.to_owned();
+    }
+    let rule_trace =
+        serde_json::to_value(&verdict.trace).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let new = decisions::NewDecision {
+        identity_verification_id: ids.identity_verification_id.clone(),
+        decision_point: point,
+        input_digest: input_digest.clone(),
+        process_id: ids.process_id.clone(),
+        process_type: ids.process_type.clone(),
+        user_id: ids.user_id.clone(),
+        provider: ids.provider.clone(),
+        status: ids.status.clone(),
+        verification_id: ids.verification_id.clone(),
+        input_summary: prepared.summary,
+        outcome: verdict.outcome.as_str().to_owned(),
+        result_reason: verdict.result_reason.clone(),
+        policy_version: verdict.policy_version.clone(),
+        rule_trace,
+        duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        facts: prepared.facts,
+        reason_codes: verdict.reasons.clone(),
+    };
+    let txn = state.db.begin().await?;
+    let stored = match decisions::insert_new(&txn, new, ctx, now).await? {
+        Some(stored) => {
+            store_evidence(state, &txn, &stored, &prepared.images, ctx).await?;
+            txn.commit().await?;
+            tracing::info!(
+                decision_point = point,
+                result = %stored.outcome,
+                reason = %stored.result_reason,
+                policy_version = %stored.policy_version,
+                duration_us = stored.duration_us,
+                "decided"
+            );
+            stored
+        }
+        None => {
+            // The identical call was decided concurrently: answer that decision.
+            txn.rollback().await?;
+            decisions::find(&state.db, &ids.identity_verification_id, point, &input_digest)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
+                })?
+        }
+    };
+    finish(state, &ids, stored, now).await
+}
+
+/// Records the process, opens the review case of a WAIT (idempotent) and answers.
+async fn finish(
+    state: &AppState,
+    ids: &CallIds,
+    stored: decision::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DecisionResponse, ApiError> {
     processes::touch(
         &state.db,
         processes::ProcessSeen {
-            process_id: &call.process_id,
-            process_type: call.process_type.as_deref(),
-            user_id: Some(&call.user_id),
-            identity_verification_id: Some(&call.identity_verification_id),
-            callback: call.point,
+            process_id: &ids.process_id,
+            process_type: ids.process_type.as_deref(),
+            user_id: Some(&ids.user_id),
+            identity_verification_id: Some(&ids.identity_verification_id),
+            callback: ids.point.as_str(),
         },
         now,
     )
@@ -114,9 +241,175 @@ pub async fn decide(
         "NOK" => DecisionResult::Nok,
         _ => DecisionResult::Wait,
     };
-    tracing::info!(decision_point = call.point, result = %stored.outcome, reason = %stored.result_reason, "decision answered");
     Ok(DecisionResponse {
         result,
         result_reason: stored.result_reason,
     })
+}
+
+async fn store_evidence(
+    state: &AppState,
+    txn: &impl sea_orm::ConnectionTrait,
+    stored: &decision::Model,
+    received: &[ReceivedImage],
+    ctx: &RequestContext,
+) -> Result<(), ApiError> {
+    let settings = &state.settings.decision;
+    for image in received {
+        let (Some(bytes), Some(format)) = (&image.checked.bytes, image.checked.format) else {
+            continue;
+        };
+        evidence::insert(
+            txn,
+            settings.evidence,
+            settings.evidence_dir.as_deref(),
+            evidence::NewEvidence {
+                decision_id: stored.id,
+                identity_verification_id: &stored.identity_verification_id,
+                decision_point: &stored.decision_point,
+                process_id: &stored.process_id,
+                source: image.source.clone(),
+                image_type: image.image_type.clone(),
+                format,
+                sha256: &image.checked.sha256,
+                bytes,
+            },
+            ctx,
+            stored.created_at,
+        )
+        .await
+        .map_err(ApiError::Unexpected)?;
+    }
+    Ok(())
+}
+
+/// Checks the images, builds the facts and the stored summary (images replaced by their
+/// size and digest). Runs on the blocking pool.
+fn prepare(
+    request: DecisionRequest,
+    registry: Option<&RegistryPerson>,
+    limits: ImageLimits,
+    today: NaiveDate,
+) -> serde_json::Result<Prepared> {
+    let check = |data: Option<&String>| images::check(data.map_or("", String::as_str), limits);
+    match request {
+        DecisionRequest::Evaluate(req) => {
+            let documents = req
+                .document_check_result
+                .as_ref()
+                .and_then(|c| c.documents.as_deref())
+                .unwrap_or(&[]);
+            let mut received = Vec::new();
+            let mut checked: DocumentImages = Vec::with_capacity(documents.len());
+            for (i, doc) in documents.iter().enumerate() {
+                let mut per_doc = Vec::new();
+                for (j, image) in doc.images.as_deref().unwrap_or(&[]).iter().enumerate() {
+                    let c = check(image.data.as_ref());
+                    per_doc.push(c.clone());
+                    received.push(ReceivedImage {
+                        source: format!("documents[{i}].images[{j}]"),
+                        image_type: image.image_type.clone(),
+                        checked: c,
+                    });
+                }
+                checked.push(per_doc);
+            }
+            let facts = facts::evaluate(&req, &checked, registry, today);
+            let mut summary = serde_json::to_value(&req)?;
+            redact_document_images(&mut summary, &received);
+            Ok(Prepared {
+                facts,
+                images: received,
+                summary,
+            })
+        }
+        DecisionRequest::Approve(req) => {
+            let frame = req
+                .presence_check_result
+                .as_ref()
+                .and_then(|p| p.frame.as_ref())
+                .map(|f| check(Some(f)));
+            let facts = facts::approve(&req, frame.as_ref(), registry);
+            let mut summary = serde_json::to_value(&req)?;
+            if let (Some(slot), Some(f)) =
+                (summary.pointer_mut("/presenceCheckResult/frame"), &frame)
+            {
+                *slot = image_summary(f);
+            }
+            Ok(Prepared {
+                facts,
+                images: frame
+                    .map(|checked| ReceivedImage {
+                        source: "presenceCheckResult.frame".into(),
+                        image_type: Some("SELFIE".into()),
+                        checked,
+                    })
+                    .into_iter()
+                    .collect(),
+                summary,
+            })
+        }
+    }
+}
+
+/// What the stored summary keeps of an image: its size, format, digest and validity.
+fn image_summary(c: &CheckedImage) -> Value {
+    serde_json::json!({
+        "bytes": c.size,
+        "format": c.format.map(|f| f.as_str()),
+        "sha256": c.sha256,
+        "valid": c.valid(),
+        "problem": c.problem.map(|p| p.as_str()),
+    })
+}
+
+/// Replaces every `documentCheckResult.documents[i].images[j].data` by its summary.
+fn redact_document_images(summary: &mut Value, received: &[ReceivedImage]) {
+    for image in received {
+        let pointer = format!(
+            "/documentCheckResult/{}/data",
+            image
+                .source
+                .replace("documents[", "documents/")
+                .replace("].images[", "/images/")
+                .trim_end_matches(']')
+        );
+        if let Some(slot) = summary.pointer_mut(&pointer) {
+            *slot = image_summary(&image.checked);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_replaces_every_image() {
+        let req: EvaluateRequest = serde_json::from_value(serde_json::json!({
+            "processId": "p", "processType": "onboarding", "identityVerificationId": "iv",
+            "userId": "u",
+            "documentCheckResult": {"documents": [
+                {"type": "ID_CARD", "images": [{"type": "FACE", "data": "/9j/AAAA"}]},
+                {"type": "PASSPORT", "images": [{"type": "A", "data": "xx"}, {"type": "B", "data": "yy"}]}
+            ]}
+        }))
+        .unwrap();
+        let limits = ImageLimits {
+            min_bytes: 1,
+            max_bytes: 100,
+        };
+        let p = prepare(
+            DecisionRequest::Evaluate(req),
+            None,
+            limits,
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        )
+        .unwrap();
+        let text = p.summary.to_string();
+        assert!(!text.contains("/9j/AAAA") && !text.contains("\"xx\""), "{text}");
+        assert_eq!(p.images.len(), 3);
+        assert_eq!(p.images[2].source, "documents[1].images[1]");
+        assert!(p.summary.pointer("/documentCheckResult/documents/1/images/1/data/sha256").is_some());
+    }
 }

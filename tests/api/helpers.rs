@@ -124,12 +124,21 @@ pub async fn spawn_app_with_clock(
     configure: impl FnOnce(&mut Settings),
     clock: onboarding_adapter::clock::SharedClock,
 ) -> TestApp {
+    spawn_app_with_engines(configure, clock, Vec::new()).await
+}
+
+/// A server with compiled decision engines beside the policy file.
+pub async fn spawn_app_with_engines(
+    configure: impl FnOnce(&mut Settings),
+    clock: onboarding_adapter::clock::SharedClock,
+    engines: Vec<Arc<dyn onboarding_adapter::domain::policy::DecisionEngine>>,
+) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings();
     settings.database.url = Some(SecretString::from(fresh_database_url(dir.path()).await));
     configure(&mut settings);
-    let app = Application::build_with_clock(settings.clone(), clock)
+    let app = Application::build_with_engines(settings.clone(), clock, engines)
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
