@@ -3,3 +3,4 @@
 pub mod consent;
 pub mod identification;
 pub mod otp_delivery;
+pub mod policy;
