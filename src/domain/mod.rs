@@ -5,3 +5,4 @@ pub mod identification;
 pub mod otp_delivery;
 pub mod facts;
 pub mod images;
+pub mod policy;

@@ -1,0 +1,136 @@
+//! Golden test cases carried by a policy: `onboarding-adapter policy check FILE`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::file::{Policy, PolicyError};
+use super::verdict::DecisionPoint;
+use crate::configuration::Outcome;
+
+/// One golden case's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseReport {
+    pub name: String,
+    pub point: DecisionPoint,
+    pub process_type: Option<String>,
+    pub passed: bool,
+    pub expected_outcome: Outcome,
+    /// `None`: the case checks the outcome only.
+    pub expected_reasons: Option<Vec<String>>,
+    pub actual_outcome: Outcome,
+    pub actual_reasons: Vec<String>,
+}
+
+impl CaseReport {
+    /// `PASS name: NOK [DOCUMENT_EXPIRED]` or `FAIL name: expected …, got …`.
+    pub fn line(&self) -> String {
+        let expected = describe(self.expected_outcome, self.expected_reasons.as_deref());
+        let actual = describe(self.actual_outcome, Some(&self.actual_reasons));
+        let at = match &self.process_type {
+            Some(pt) => format!("{} processType={pt}", self.point.as_str()),
+            None => self.point.as_str().to_owned(),
+        };
+        if self.passed {
+            format!("PASS {} ({at}): {actual}", self.name)
+        } else {
+            format!(
+                "FAIL {} ({at}): expected {expected}, got {actual}",
+                self.name
+            )
+        }
+    }
+}
+
+fn describe(outcome: Outcome, reasons: Option<&[String]>) -> String {
+    match reasons {
+        Some(reasons) => format!("{} [{}]", outcome.as_str(), reasons.join(", ")),
+        None => format!("{} [any reasons]", outcome.as_str()),
+    }
+}
+
+/// The result of checking a policy file.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub path: String,
+    pub policy_name: String,
+    pub version: String,
+    pub cases: Vec<CaseReport>,
+}
+
+impl CheckReport {
+    pub fn failed(&self) -> usize {
+        self.cases.iter().filter(|c| !c.passed).count()
+    }
+
+    /// Valid and every case passes (a policy without cases passes).
+    pub fn passed(&self) -> bool {
+        self.failed() == 0
+    }
+
+    /// One line per case, then a summary.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for case in &self.cases {
+            let _ = writeln!(out, "{}", case.line());
+        }
+        let _ = writeln!(
+            out,
+            "{}: policy {:?} version {}: {} cases, {} passed, {} failed",
+            self.path,
+            self.policy_name,
+            self.version,
+            self.cases.len(),
+            self.cases.len() - self.failed(),
+            self.failed()
+        );
+        out
+    }
+}
+
+/// Validates a policy file and runs its golden cases. `Err` means the policy is invalid.
+pub fn check_file(path: &Path) -> Result<CheckReport, PolicyError> {
+    let policy = Policy::load(path)?;
+    Ok(check_policy(&policy))
+}
+
+/// Runs a loaded policy's golden cases.
+pub fn check_policy(policy: &Policy) -> CheckReport {
+    let cases = policy
+        .golden_cases()
+        .iter()
+        .map(|case| {
+            let verdict = policy.decide(case.point, case.process_type.as_deref(), &case.facts);
+            let passed = verdict.outcome == case.expected_outcome
+                && case
+                    .expected_reasons
+                    .as_ref()
+                    .is_none_or(|expected| *expected == verdict.reasons);
+            CaseReport {
+                name: case.name.clone(),
+                point: case.point,
+                process_type: case.process_type.clone(),
+                passed,
+                expected_outcome: case.expected_outcome,
+                expected_reasons: case.expected_reasons.clone(),
+                actual_outcome: verdict.outcome,
+                actual_reasons: verdict.reasons,
+            }
+        })
+        .collect();
+    CheckReport {
+        path: policy.origin().to_owned(),
+        policy_name: policy.name().to_owned(),
+        version: policy.version().to_owned(),
+        cases,
+    }
+}
+
+/// The failing cases' lines (empty when all pass).
+pub(crate) fn golden_failures(policy: &Policy) -> Vec<String> {
+    check_policy(policy)
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(CaseReport::line)
+        .collect()
+}
