@@ -112,10 +112,10 @@ async fn approve_resolutions_use_the_approve_path_and_field() {
     let peer = Peer::start();
     let app = spawn_app_with(|s| wire(s, &peer)).await;
     let body = json!({"processId": "p-a", "processType": "onboarding", "userId": "C-1", "identityVerificationId": "iv-a",
-        "provider": "iproov", "status": "SUCCESS", "score": 10, "presenceCheckResult": {"frame": null}});
+        "provider": "iproov", "status": "SUCCESS", "score": 3, "presenceCheckResult": {"frame": null}});
     assert_eq!(
-        app.post_json("/client/approve", body).await.1["result"],
-        "WAIT"
+        app.post_json("/client/approve", body).await.1,
+        json!({"result": "WAIT", "resultReason": "LOW_PRESENCE_SCORE"})
     );
     let (_, page) = app
         .admin_get(REVIEWER, "/cases?decisionPoint=approve")
