@@ -1,6 +1,7 @@
 //! Golden Onboarding Server payloads: every file under `tests/golden/<callback>/` is a
 //! request as a given Onboarding Server version sends it (`contract.md`), replayed against
-//! the real server (fresh database, demo customers) with its expected answer.
+//! the real server (fresh database, demo customers, the built-in demo policy) with its
+//! expected answer.
 //!
 //! A fixture:
 //!
