@@ -212,7 +212,9 @@ fn main() {
         .unwrap_or(0);
     drop(service);
 
-    println!("\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n");
+    println!(
+        "\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n"
+    );
     println!("{}", LoadReport::header());
     println!("{}", plain.row());
     println!(

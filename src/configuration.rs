@@ -599,7 +599,9 @@ impl Settings {
         }
         let d = &self.decision;
         if d.image_max_bytes == 0 || d.image_min_bytes > d.image_max_bytes {
-            return invalid("decision.image_max_bytes must be positive and not below decision.image_min_bytes");
+            return invalid(
+                "decision.image_max_bytes must be positive and not below decision.image_min_bytes",
+            );
         }
         if d.evidence == EvidenceStorage::Folder && d.evidence_dir.is_none() {
             return invalid("decision.evidence = \"folder\" needs decision.evidence_dir");

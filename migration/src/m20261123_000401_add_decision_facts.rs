@@ -9,10 +9,7 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            json_null(Decision::Facts),
-            json_null(Decision::ReasonCodes),
-        ] {
+        for column in [json_null(Decision::Facts), json_null(Decision::ReasonCodes)] {
             manager
                 .alter_table(
                     Table::alter()

@@ -38,7 +38,8 @@ pub fn evaluate(
     let check = req.document_check_result.as_ref();
     let documents = check.and_then(|c| c.documents.as_deref()).unwrap_or(&[]);
     let person = extracted_person(check.and_then(|c| c.person.as_ref()), documents);
-    let has_extracted_data = person.is_some() || documents.iter().any(|d| has_data(d.data.as_ref()));
+    let has_extracted_data =
+        person.is_some() || documents.iter().any(|d| has_data(d.data.as_ref()));
 
     let mut docs = Vec::with_capacity(documents.len());
     let mut countries = Vec::new();
@@ -209,7 +210,10 @@ fn common(c: CommonFacts<'_>) -> Map<String, Value> {
         ("processId".into(), json!(c.process_id)),
         ("processType".into(), json!(c.process_type)),
         ("userId".into(), json!(c.user_id)),
-        ("identityVerificationId".into(), json!(c.identity_verification_id)),
+        (
+            "identityVerificationId".into(),
+            json!(c.identity_verification_id),
+        ),
         ("provider".into(), json!(c.provider)),
         ("status".into(), json!(c.status.map(status_str))),
         ("score".into(), json!(c.score)),
@@ -304,7 +308,8 @@ fn registry_facts(registry: Option<&RegistryPerson>, extracted: Option<&Person>)
             "birthDateMatch": null, "mismatch": false,
         });
     };
-    let given = extracted.and_then(|p| names_match(r.given_names.as_deref(), p.given_names.as_deref()));
+    let given =
+        extracted.and_then(|p| names_match(r.given_names.as_deref(), p.given_names.as_deref()));
     let surname = extracted.and_then(|p| names_match(r.surname.as_deref(), p.surname.as_deref()));
     let birth = extracted.and_then(|p| {
         match (
@@ -453,9 +458,27 @@ mod tests {
         let today = date("2026-11-23");
         let cases = [
             // (expiry, issue, expired, days, future)
-            ("2026-11-22", "2020-01-01", Some(true), Some(-1), Some(false)),
-            ("2026-11-23", "2026-11-23", Some(false), Some(0), Some(false)),
-            ("2027-11-23", "2026-11-24", Some(false), Some(365), Some(true)),
+            (
+                "2026-11-22",
+                "2020-01-01",
+                Some(true),
+                Some(-1),
+                Some(false),
+            ),
+            (
+                "2026-11-23",
+                "2026-11-23",
+                Some(false),
+                Some(0),
+                Some(false),
+            ),
+            (
+                "2027-11-23",
+                "2026-11-24",
+                Some(false),
+                Some(365),
+                Some(true),
+            ),
         ];
         for (expiry, issue, expired, days, future) in cases {
             let req = with_data(json!({"dateOfExpiry": expiry, "dateOfIssue": issue}));
@@ -547,13 +570,19 @@ mod tests {
                 {"type": "PASSPORT", "status": "SUCCESS",
                  "images": [{"type": "FACE_IMAGE", "data": good}, {"type": "DOCUMENT_FRONT_SIDE", "data": "%%%"}]}]}
         }));
-        let checked = vec![vec![images::check(&good, limits), images::check("%%%", limits)]];
+        let checked = vec![vec![
+            images::check(&good, limits),
+            images::check("%%%", limits),
+        ]];
         let f = evaluate(&req, &checked, None, date("2026-11-23"));
         assert_eq!(f["imageCount"], json!(2));
         assert_eq!(f["imagesValid"], json!(false));
         assert_eq!(f["faceImagePresent"], json!(true));
         let imgs = &f["documents"][0]["images"];
-        assert_eq!(imgs[0], json!({"type": "FACE", "format": "JPEG", "bytes": 200, "valid": true, "problem": null}));
+        assert_eq!(
+            imgs[0],
+            json!({"type": "FACE", "format": "JPEG", "bytes": 200, "valid": true, "problem": null})
+        );
         assert_eq!(imgs[1]["problem"], json!("NOT_BASE64"));
     }
 

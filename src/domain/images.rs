@@ -222,10 +222,30 @@ mod tests {
             ),
             (String::new(), None, Some(ImageProblem::Empty), 0),
             ("   ".into(), None, Some(ImageProblem::Empty), 0),
-            ("not base64 at all!".into(), None, Some(ImageProblem::NotBase64), 0),
-            (b64(b"GIF89a-----"), None, Some(ImageProblem::UnknownFormat), 11),
-            (b64(&jpeg(4)), Some(ImageFormat::Jpeg), Some(ImageProblem::TooSmall), 4),
-            (b64(&jpeg(1025)), Some(ImageFormat::Jpeg), Some(ImageProblem::TooLarge), 1025),
+            (
+                "not base64 at all!".into(),
+                None,
+                Some(ImageProblem::NotBase64),
+                0,
+            ),
+            (
+                b64(b"GIF89a-----"),
+                None,
+                Some(ImageProblem::UnknownFormat),
+                11,
+            ),
+            (
+                b64(&jpeg(4)),
+                Some(ImageFormat::Jpeg),
+                Some(ImageProblem::TooSmall),
+                4,
+            ),
+            (
+                b64(&jpeg(1025)),
+                Some(ImageFormat::Jpeg),
+                Some(ImageProblem::TooLarge),
+                1025,
+            ),
         ];
         for (text, format, problem, size) in cases {
             let checked = check(&text, LIMITS);

@@ -154,7 +154,9 @@ pub async fn load(
         (None, Some(name), Some(dir)) => tokio::fs::read(dir.join(name))
             .await
             .with_context(|| format!("Failed to read evidence file {name}"))?,
-        _ => anyhow::bail!("evidence {id} has no bytes here (stored in a folder that is not configured)"),
+        _ => anyhow::bail!(
+            "evidence {id} has no bytes here (stored in a folder that is not configured)"
+        ),
     };
     Ok(Some((row, bytes)))
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::api::review::{
     AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
-    DeliveryView, EvidenceList, EvidenceView, PolicyView, MAX_QUERY_INTEGER, PageQuery, ResolutionResult, ResolveRequest, paging,
+    DeliveryView, EvidenceList, EvidenceView, MAX_QUERY_INTEGER, PageQuery, PolicyView,
+    ResolutionResult, ResolveRequest, paging,
 };
 use crate::backoffice::Staff;
 use crate::configuration::{Outcome, Role};

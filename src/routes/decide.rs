@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::api::client::{
     ApproveRequest, CheckStatus, DecisionResponse, DecisionResult, EvaluateRequest,
 };
+use crate::configuration::Outcome;
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
 use crate::domain::images::{self, CheckedImage, ImageLimits};
-use crate::configuration::Outcome;
 use crate::domain::policy::DecisionPoint;
 use crate::error::ApiError;
 use crate::observe::RequestContext;
@@ -128,8 +128,13 @@ pub async fn decide(
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     let input_digest = hex::encode(Sha256::digest(&canonical));
     drop(canonical);
-    if let Some(stored) =
-        decisions::find(&state.db, &ids.identity_verification_id, point, &input_digest).await?
+    if let Some(stored) = decisions::find(
+        &state.db,
+        &ids.identity_verification_id,
+        point,
+        &input_digest,
+    )
+    .await?
     {
         tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
         return finish(state, &ids, stored, now).await;
@@ -204,11 +209,16 @@ pub async fn decide(
         None => {
             // The identical call was decided concurrently: answer that decision.
             txn.rollback().await?;
-            decisions::find(&state.db, &ids.identity_verification_id, point, &input_digest)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
-                })?
+            decisions::find(
+                &state.db,
+                &ids.identity_verification_id,
+                point,
+                &input_digest,
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
+            })?
         }
     };
     finish(state, &ids, stored, now).await
@@ -407,9 +417,16 @@ mod tests {
         )
         .unwrap();
         let text = p.summary.to_string();
-        assert!(!text.contains("/9j/AAAA") && !text.contains("\"xx\""), "{text}");
+        assert!(
+            !text.contains("/9j/AAAA") && !text.contains("\"xx\""),
+            "{text}"
+        );
         assert_eq!(p.images.len(), 3);
         assert_eq!(p.images[2].source, "documents[1].images[1]");
-        assert!(p.summary.pointer("/documentCheckResult/documents/1/images/1/data/sha256").is_some());
+        assert!(
+            p.summary
+                .pointer("/documentCheckResult/documents/1/images/1/data/sha256")
+                .is_some()
+        );
     }
 }

@@ -131,27 +131,47 @@ async fn evaluate_accepts_every_2x_variant_and_decides_by_the_demo_policy() {
         assert_eq!(&answer, expected, "{case}");
     }
     assert_eq!(app.count("decision").await, 5);
-    assert_eq!(app.count("review_case").await, 1, "only the WAIT opens a case");
+    assert_eq!(
+        app.count("review_case").await,
+        1,
+        "only the WAIT opens a case"
+    );
 
     let row = decision_row(&app, "iv-1").await;
     let facts: Value = row.try_get("", "facts").unwrap();
     assert_eq!(facts["hasExtractedData"], json!(true));
     assert_eq!(facts["age"], json!(41));
     assert_eq!(facts["registry"]["mismatch"], json!(false));
-    assert_eq!(facts["registry"]["surnameMatch"], json!(true), "NOVAK = NOVÁK");
-    assert_eq!(facts["documents"][0]["rawData"], json!({"verification": {}}));
+    assert_eq!(
+        facts["registry"]["surnameMatch"],
+        json!(true),
+        "NOVAK = NOVÁK"
+    );
+    assert_eq!(
+        facts["documents"][0]["rawData"],
+        json!({"verification": {}})
+    );
     assert_eq!(facts["faceImagePresent"], json!(true));
     let version: String = row.try_get("", "policy_version").unwrap();
     assert_eq!(version.len(), 64, "policy version is a SHA-256: {version}");
     let trace: Value = row.try_get("", "rule_trace").unwrap();
     let trace = trace.as_array().expect("trace is a list");
     assert!(trace.len() >= 5, "every rule is traced: {trace:?}");
-    assert!(trace.iter().all(|r| r["result"] == "not_matched"), "{trace:?}");
+    assert!(
+        trace.iter().all(|r| r["result"] == "not_matched"),
+        "{trace:?}"
+    );
     let summary: Value = row.try_get("", "input_summary").unwrap();
     let image = &summary["documentCheckResult"]["documents"][0]["images"][0]["data"];
-    assert_eq!(image["bytes"], 300, "images are stored as size + digest: {summary}");
+    assert_eq!(
+        image["bytes"], 300,
+        "images are stored as size + digest: {summary}"
+    );
     assert_eq!(image["format"], "JPEG");
-    assert!(!summary.to_string().contains("/9j/"), "no base64 in the summary");
+    assert!(
+        !summary.to_string().contains("/9j/"),
+        "no base64 in the summary"
+    );
     let digest: String = row.try_get("", "input_digest").unwrap();
     assert_eq!(digest.len(), 64);
 
@@ -307,7 +327,11 @@ async fn approve_decides_on_presence_check_and_keeps_the_selfie_as_evidence() {
             json!({"result": "NOK", "resultReason": "PRESENCE_CHECK_FAILED"}),
         ),
         (
-            approve("a-4", "SUCCESS", json!("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")),
+            approve(
+                "a-4",
+                "SUCCESS",
+                json!("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"),
+            ),
             json!({"result": "WAIT", "resultReason": "SELFIE_INVALID"}),
         ),
     ];
@@ -342,16 +366,16 @@ async fn approve_decides_on_presence_check_and_keeps_the_selfie_as_evidence() {
 #[tokio::test]
 async fn an_identical_repeated_call_returns_the_stored_decision_without_a_second_record() {
     let app = app().await;
-    let body = evaluate_2x(
-        "iv-r",
-        json!([id_card(json!(null), "ID_CARD")]),
-        person(),
-    );
+    let body = evaluate_2x("iv-r", json!([id_card(json!(null), "ID_CARD")]), person());
     let first = app.post_json("/client/evaluate", &body).await;
     let again = app.post_json("/client/evaluate", &body).await;
     assert_eq!(first, again);
     assert_eq!(app.count("decision").await, 1);
-    assert_eq!(app.count("evidence").await, 1, "evidence is not stored twice");
+    assert_eq!(
+        app.count("evidence").await,
+        1,
+        "evidence is not stored twice"
+    );
     let mut other = body.clone();
     other["identityVerificationId"] = json!("iv-new");
     app.post_json("/client/evaluate", &other).await;
@@ -363,10 +387,9 @@ async fn an_identical_repeated_call_returns_the_stored_decision_without_a_second
     // Concurrent identical calls: one decision, one evidence row.
     let mut third = body.clone();
     third["identityVerificationId"] = json!("iv-c");
-    let answers = futures_util::future::join_all(
-        (0..6).map(|_| app.post_json("/client/evaluate", &third)),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..6).map(|_| app.post_json("/client/evaluate", &third)))
+            .await;
     assert!(answers.iter().all(|a| a == &first), "{answers:?}");
     assert_eq!(app.count("decision").await, 3);
     assert_eq!(app.count("evidence").await, 3);
@@ -379,7 +402,10 @@ async fn the_documentation_draft_aliases_answer_like_the_code_paths() {
     let (status, answer) = app.post_json("/client/evaluation", &body).await;
     assert_eq!(
         (status, answer),
-        (200, json!({"result": "WAIT", "resultReason": "MISSING_EXTRACTED_DATA"}))
+        (
+            200,
+            json!({"result": "WAIT", "resultReason": "MISSING_EXTRACTED_DATA"})
+        )
     );
     let approve = json!({"processId": "p", "userId": "u", "identityVerificationId": "iv-b", "status": "SUCCESS"});
     let (status, answer) = app.post_json("/client/approval", &approve).await;
@@ -495,11 +521,7 @@ async fn a_broken_policy_file_stops_start_up_naming_the_file_and_rule() {
     )
     .unwrap();
     let mut settings = crate::helpers::test_settings();
-    settings.database.url = Some(
-        crate::helpers::fresh_database_url(dir.path())
-            .await
-            .into(),
-    );
+    settings.database.url = Some(crate::helpers::fresh_database_url(dir.path()).await.into());
     settings.decision.policy_file = Some(path.clone());
     let err = onboarding_adapter::startup::Application::build(settings)
         .await
@@ -549,9 +571,13 @@ async fn a_compiled_engine_adds_its_rules_to_the_lattice() {
         json!({"processId": "p", "processType": "onboarding", "userId": user,
             "identityVerificationId": iv, "status": "SUCCESS", "score": 10})
     };
-    let (_, clean) = app.post_json("/client/approve", body("s-1", "C-1001")).await;
+    let (_, clean) = app
+        .post_json("/client/approve", body("s-1", "C-1001"))
+        .await;
     assert_eq!(clean, json!({"result": "OK", "resultReason": ""}));
-    let (_, hit) = app.post_json("/client/approve", body("s-2", "C-1003")).await;
+    let (_, hit) = app
+        .post_json("/client/approve", body("s-2", "C-1003"))
+        .await;
     assert_eq!(
         hit,
         json!({"result": "NOK", "resultReason": "SANCTIONS_HIT"})
@@ -599,13 +625,22 @@ async fn reviewers_see_the_images_of_a_case_and_every_read_is_audited() {
     assert_eq!(items[0]["sizeBytes"], 400);
     let image_id = items[0]["id"].as_i64().unwrap();
     let sha = items[0]["sha256"].as_str().unwrap().to_owned();
-    assert!(folder.join(format!("{sha}.jpg")).is_file(), "stored in the folder");
+    assert!(
+        folder.join(format!("{sha}.jpg")).is_file(),
+        "stored in the folder"
+    );
     let rows = app.rows("SELECT data FROM evidence").await;
-    assert_eq!(rows[0].try_get::<Option<Vec<u8>>>("", "data").unwrap(), None);
+    assert_eq!(
+        rows[0].try_get::<Option<Vec<u8>>>("", "data").unwrap(),
+        None
+    );
 
     let response = app
         .client
-        .get(format!("{}/admin/cases/{case_id}/images/{image_id}", app.address))
+        .get(format!(
+            "{}/admin/cases/{case_id}/images/{image_id}",
+            app.address
+        ))
         .basic_auth(REVIEWER.0, Some(REVIEWER.1))
         .send()
         .await
@@ -616,7 +651,10 @@ async fn reviewers_see_the_images_of_a_case_and_every_read_is_audited() {
     assert_eq!(response.bytes().await.unwrap().to_vec(), image);
 
     let (status, _) = app
-        .admin_get(REVIEWER, &format!("/cases/{case_id}/images/{}", image_id + 1000))
+        .admin_get(
+            REVIEWER,
+            &format!("/cases/{case_id}/images/{}", image_id + 1000),
+        )
         .await;
     assert_eq!(status, 404);
     let (_, audit) = app.admin_get(ADMIN, "/audit").await;
@@ -629,11 +667,12 @@ async fn reviewers_see_the_images_of_a_case_and_every_read_is_audited() {
     assert!(actions.contains(&"case.image.read"), "{actions:?}");
     assert!(actions.contains(&"case.images.list"), "{actions:?}");
     // The case shows the facts the policy read.
-    let (_, case) = app
-        .admin_get(REVIEWER, &format!("/cases/{case_id}"))
-        .await;
+    let (_, case) = app.admin_get(REVIEWER, &format!("/cases/{case_id}")).await;
     assert_eq!(case["facts"]["imagesValid"], json!(false));
-    assert_eq!(case["waitReason"], "IMAGES_INVALID,DOCUMENT_COUNTRY_NOT_ALLOWED");
+    assert_eq!(
+        case["waitReason"],
+        "IMAGES_INVALID,DOCUMENT_COUNTRY_NOT_ALLOWED"
+    );
 }
 
 #[tokio::test]
@@ -654,26 +693,27 @@ async fn a_reload_swaps_the_policy_only_when_the_new_file_validates() {
             "identityVerificationId": iv, "status": "SUCCESS", "score": 9})
     };
     // A broken file: refused, the old policy stays in force.
-    std::fs::write(&path, STRICT_POLICY.replace("outcome = \"NOK\"", "outcome = \"MAYBE\"")).unwrap();
-    let (status, refused) = app
-        .admin_post(ADMIN, "/policy/reload", json!({}))
-        .await;
+    std::fs::write(
+        &path,
+        STRICT_POLICY.replace("outcome = \"NOK\"", "outcome = \"MAYBE\""),
+    )
+    .unwrap();
+    let (status, refused) = app.admin_post(ADMIN, "/policy/reload", json!({})).await;
     assert_eq!(status, 409, "{refused}");
     let message = assert_error_body(&refused, "ERROR_GENERIC");
     assert!(message.contains("policy.toml"), "{message}");
     let (_, answer) = app.post_json("/client/approve", approve_9("l-1")).await;
-    assert_eq!(answer["resultReason"], "SCORE_NOT_TEN", "old policy still decides");
+    assert_eq!(
+        answer["resultReason"], "SCORE_NOT_TEN",
+        "old policy still decides"
+    );
     // Reviewers cannot reload.
-    let (status, _) = app
-        .admin_post(REVIEWER, "/policy/reload", json!({}))
-        .await;
+    let (status, _) = app.admin_post(REVIEWER, "/policy/reload", json!({})).await;
     assert_eq!(status, 403);
 
     // A valid change: swapped in, decisions carry the new version.
     std::fs::write(&path, STRICT_POLICY.replace("score < 10.0", "score < 5.0")).unwrap();
-    let (status, after) = app
-        .admin_post(ADMIN, "/policy/reload", json!({}))
-        .await;
+    let (status, after) = app.admin_post(ADMIN, "/policy/reload", json!({})).await;
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["previousVersion"], json!(version));
     assert_ne!(after["version"], json!(version));

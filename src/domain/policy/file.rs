@@ -249,13 +249,16 @@ impl Policy {
             reason: spec.defaults.reason.clone().unwrap_or_default(),
             error_reason: spec.defaults.error_reason.clone(),
         };
-        check_code(&defaults.error_reason, "defaults.error_reason", &mut problems);
+        check_code(
+            &defaults.error_reason,
+            "defaults.error_reason",
+            &mut problems,
+        );
         match (&spec.defaults.reason, defaults.outcome) {
             (Some(reason), _) => check_code(reason, "defaults.reason", &mut problems),
             (None, Outcome::Ok) => {}
-            (None, _) => problems.push(
-                "defaults.reason is required when defaults.outcome is not OK".to_owned(),
-            ),
+            (None, _) => problems
+                .push("defaults.reason is required when defaults.outcome is not OK".to_owned()),
         }
         let evaluate = compile_set(&spec.evaluate, "evaluate", &defaults, &env, &mut problems);
         let approve = compile_set(&spec.approve, "approve", &defaults, &env, &mut problems);
@@ -468,9 +471,15 @@ fn resolve_cases(spec: &PolicyFile, problems: &mut Vec<String>) -> Vec<GoldenCas
             DecisionPoint::Approve => &spec.test_defaults.approve,
         };
         let mut facts = serde_json::Value::Object(serde_json::Map::new());
-        merge(&mut facts, toml_to_json(&toml::Value::Table(base.facts.clone())));
+        merge(
+            &mut facts,
+            toml_to_json(&toml::Value::Table(base.facts.clone())),
+        );
         let mut ok = set_nulls(&mut facts, &base.nulls, &label, problems);
-        merge(&mut facts, toml_to_json(&toml::Value::Table(case.facts.clone())));
+        merge(
+            &mut facts,
+            toml_to_json(&toml::Value::Table(case.facts.clone())),
+        );
         ok &= set_nulls(&mut facts, &case.nulls, &label, problems);
         if ok {
             cases.push(GoldenCase {
