@@ -121,24 +121,32 @@ async fn image_run(
     (all, errors)
 }
 
+fn start(dir: &Path, name: &str, client: &reqwest::Client, rt: &tokio::runtime::Runtime) -> ChildService {
+    let db = format!("sqlite://{}?mode=rwc", dir.join(format!("{name}.sqlite")).display());
+    let log = dir.join(format!("{name}.log"));
+    let mut service = ChildService::start(
+        Path::new(BINARY),
+        &db,
+        free_port(),
+        &log,
+        &[("ADAPTER_LIMITS__EVALUATE_BODY_BYTES", "33554432")],
+    );
+    rt.block_on(async {
+        assert!(
+            service.wait_ready(client, Duration::from_secs(60)).await,
+            "service did not start; see {}",
+            log.display()
+        );
+    });
+    service
+}
+
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let seconds: u64 = env_or("BENCH_SECONDS", 5);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
     let image_requests: usize = env_or("BENCH_IMAGE_REQUESTS", 40);
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.sqlite").display()
-    );
-    let port = free_port();
-    let log = dir.path().join("service.log");
-    let mut service = ChildService::start(
-        Path::new(BINARY),
-        &db,
-        port,
-        &log,
-        &[("ADAPTER_LIMITS__EVALUATE_BODY_BYTES", "33554432")],
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,28 +156,22 @@ fn main() {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("client");
-    runtime.block_on(async {
-        assert!(
-            service.wait_ready(&client, Duration::from_secs(60)).await,
-            "service did not start; see {}",
-            log.display()
-        );
-    });
-    let pid = service.pid();
-    let base = service.base.clone();
 
     // 1. Without images.
+    let service = start(dir.path(), "plain", &client, &runtime);
     let plain = runtime.block_on(run(
         "/client/evaluate (no images)",
-        &format!("{base}/client/evaluate"),
+        &format!("{}/client/evaluate", service.base),
         true,
         concurrency,
         Duration::from_secs(seconds),
         200,
         Arc::new(|i| evaluate_body(&format!("iv-plain-{i}"), &[])),
     ));
+    drop(service);
 
-    // 2. Three 2 MiB JPEG images.
+    // 2. Three 2 MiB JPEG images; a fresh service per run, so the allocator's retained
+    // memory from earlier runs does not hide the peak.
     let image_bytes = 2 * 1024 * 1024;
     let image = |fill: u8| {
         let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -185,10 +187,20 @@ fn main() {
     drop(images);
     let payload = template.len() as u64;
     let mut rows = Vec::new();
-    runtime.block_on(async {
-        // Warm-up: pools, caches, allocator arenas.
-        let _ = image_run(&client, &base, &template, 4, 2, "warm").await;
-        for connections in [1_usize, 4] {
+    for connections in [1_usize, 4] {
+        let service = start(dir.path(), &format!("images-{connections}"), &client, &runtime);
+        let pid = service.pid();
+        let base = service.base.clone();
+        runtime.block_on(async {
+            // Warm-up without images: connections, pools, caches.
+            for i in 0..20 {
+                let _ = client
+                    .post(format!("{base}/client/evaluate"))
+                    .basic_auth(USER, Some(PASSWORD))
+                    .json(&evaluate_body(&format!("iv-warm-{i}"), &[]))
+                    .send()
+                    .await;
+            }
             tokio::time::sleep(Duration::from_millis(300)).await;
             let before = memory(pid, "VmRSS:");
             reset_peak(pid);
@@ -205,16 +217,11 @@ fn main() {
             let elapsed = started.elapsed();
             let peak = memory(pid, "VmHWM:");
             rows.push((connections, latencies, errors, elapsed, before, peak));
-        }
-    });
-    let sqlite_size = std::fs::metadata(dir.path().join("bench.sqlite"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    drop(service);
+        });
+        drop(service);
+    }
 
-    println!(
-        "\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n"
-    );
+    println!("\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n");
     println!("{}", LoadReport::header());
     println!("{}", plain.row());
     println!(
@@ -222,7 +229,7 @@ fn main() {
         payload as f64 / 1048576.0
     );
     println!(
-        "| connections | requests | errors | p50 ms | p99 ms | max ms | req/s | RSS before MiB | peak RSS MiB | peak growth MiB | growth / body |"
+        "| connections | requests | errors | p50 ms | p99 ms | max ms | req/s | RSS before MiB | peak RSS MiB | peak growth MiB | growth / body / connection |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (connections, latencies, errors, elapsed, before, peak) in rows {
@@ -240,8 +247,4 @@ fn main() {
             growth as f64 / payload as f64 / connections as f64,
         );
     }
-    println!(
-        "\n(growth / body is per in-flight request: peak growth / body size / connections.) SQLite file after the run: {:.0} MiB",
-        sqlite_size as f64 / 1048576.0
-    );
 }

@@ -25,7 +25,7 @@ pub struct NewEvidence<'a> {
     pub image_type: Option<String>,
     pub format: ImageFormat,
     pub sha256: &'a str,
-    pub bytes: &'a [u8],
+    pub bytes: Vec<u8>,
 }
 
 /// Metadata of a kept image (no bytes).
@@ -57,14 +57,16 @@ pub async fn insert(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let size = i64::try_from(e.bytes.len()).unwrap_or(i64::MAX);
     let (data, file_name, storage_name) = match (storage, folder) {
         (EvidenceStorage::Off, _) => return Ok(()),
         (EvidenceStorage::Folder, Some(dir)) => {
             let name = format!("{}.{}", e.sha256, e.format.extension());
-            write_file(dir, &name, e.bytes).await?;
+            write_file(dir, &name, &e.bytes).await?;
             (None, Some(name), "folder")
         }
-        _ => (Some(e.bytes.to_vec()), None, "database"),
+        // The bytes move into the row: no copy of megabytes per image.
+        _ => (Some(e.bytes), None, "database"),
     };
     let model = evidence::ActiveModel {
         decision_id: Set(e.decision_id),
@@ -74,7 +76,7 @@ pub async fn insert(
         source: Set(e.source),
         image_type: Set(e.image_type),
         media_type: Set(e.format.media_type().to_owned()),
-        size_bytes: Set(i64::try_from(e.bytes.len()).unwrap_or(i64::MAX)),
+        size_bytes: Set(size),
         sha256: Set(e.sha256.to_owned()),
         storage: Set(storage_name.to_owned()),
         data: Set(data),

@@ -78,20 +78,38 @@ impl DecisionRequest {
         }
     }
 
-    /// Canonical JSON of the call (fields in declaration order), for the input digest.
-    fn canonical(&self) -> serde_json::Result<Vec<u8>> {
+    /// SHA-256 (hex) of the canonical JSON of the call (fields in declaration order),
+    /// hashed as it is written: a call with megabytes of images is not copied for it.
+    fn digest(&self) -> serde_json::Result<String> {
+        let mut hasher = HashWriter(Sha256::new());
         match self {
-            Self::Evaluate(r) => serde_json::to_vec(r),
-            Self::Approve(r) => serde_json::to_vec(r),
+            Self::Evaluate(r) => serde_json::to_writer(&mut hasher, r)?,
+            Self::Approve(r) => serde_json::to_writer(&mut hasher, r)?,
         }
+        Ok(hex::encode(hasher.0.finalize()))
     }
 }
 
-/// An image of the call, checked, with where it came from.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An image of the call, checked (its decoded bytes moved out into `bytes`), with where
+/// it came from.
 struct ReceivedImage {
     source: String,
     image_type: Option<String>,
     checked: CheckedImage,
+    bytes: Option<Vec<u8>>,
 }
 
 /// What the blocking pool prepares: facts, checked images and the stored summary.
@@ -123,11 +141,9 @@ pub async fn decide(
         tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
         return Ok(answer);
     }
-    let canonical = request
-        .canonical()
+    let input_digest = request
+        .digest()
         .map_err(|e| ApiError::Unexpected(e.into()))?;
-    let input_digest = hex::encode(Sha256::digest(&canonical));
-    drop(canonical);
     if let Some(stored) = decisions::find(
         &state.db,
         &ids.identity_verification_id,
@@ -194,7 +210,7 @@ pub async fn decide(
     let txn = state.db.begin().await?;
     let stored = match decisions::insert_new(&txn, new, ctx, now).await? {
         Some(stored) => {
-            store_evidence(state, &txn, &stored, &prepared.images, ctx).await?;
+            store_evidence(state, &txn, &stored, prepared.images, ctx).await?;
             txn.commit().await?;
             tracing::info!(
                 decision_point = point,
@@ -261,12 +277,12 @@ async fn store_evidence(
     state: &AppState,
     txn: &impl sea_orm::ConnectionTrait,
     stored: &decision::Model,
-    received: &[ReceivedImage],
+    received: Vec<ReceivedImage>,
     ctx: &RequestContext,
 ) -> Result<(), ApiError> {
     let settings = &state.settings.decision;
     for image in received {
-        let (Some(bytes), Some(format)) = (&image.checked.bytes, image.checked.format) else {
+        let (Some(bytes), Some(format)) = (image.bytes, image.checked.format) else {
             continue;
         };
         evidence::insert(
@@ -278,8 +294,8 @@ async fn store_evidence(
                 identity_verification_id: &stored.identity_verification_id,
                 decision_point: &stored.decision_point,
                 process_id: &stored.process_id,
-                source: image.source.clone(),
-                image_type: image.image_type.clone(),
+                source: image.source,
+                image_type: image.image_type,
                 format,
                 sha256: &image.checked.sha256,
                 bytes,
@@ -303,23 +319,28 @@ fn prepare(
 ) -> serde_json::Result<Prepared> {
     let check = |data: Option<&String>| images::check(data.map_or("", String::as_str), limits);
     match request {
-        DecisionRequest::Evaluate(req) => {
+        DecisionRequest::Evaluate(mut req) => {
             let documents = req
                 .document_check_result
-                .as_ref()
-                .and_then(|c| c.documents.as_deref())
-                .unwrap_or(&[]);
+                .as_mut()
+                .and_then(|c| c.documents.as_mut())
+                .map_or(&mut [][..], Vec::as_mut_slice);
             let mut received = Vec::new();
             let mut checked: DocumentImages = Vec::with_capacity(documents.len());
-            for (i, doc) in documents.iter().enumerate() {
+            for (i, doc) in documents.iter_mut().enumerate() {
                 let mut per_doc = Vec::new();
-                for (j, image) in doc.images.as_deref().unwrap_or(&[]).iter().enumerate() {
-                    let c = check(image.data.as_ref());
+                for (j, image) in doc.images.iter_mut().flatten().enumerate() {
+                    // The base64 text leaves the request here: checked, then dropped.
+                    let text = image.data.take();
+                    let mut c = check(text.as_ref());
+                    drop(text);
+                    let bytes = c.bytes.take();
                     per_doc.push(c.clone());
                     received.push(ReceivedImage {
                         source: format!("documents[{i}].images[{j}]"),
                         image_type: image.image_type.clone(),
                         checked: c,
+                        bytes,
                     });
                 }
                 checked.push(per_doc);
@@ -333,12 +354,13 @@ fn prepare(
                 summary,
             })
         }
-        DecisionRequest::Approve(req) => {
-            let frame = req
+        DecisionRequest::Approve(mut req) => {
+            let mut frame = req
                 .presence_check_result
-                .as_ref()
-                .and_then(|p| p.frame.as_ref())
-                .map(|f| check(Some(f)));
+                .as_mut()
+                .and_then(|p| p.frame.take())
+                .map(|f| check(Some(&f)));
+            let frame_bytes = frame.as_mut().and_then(|f| f.bytes.take());
             let facts = facts::approve(&req, frame.as_ref(), registry);
             let mut summary = serde_json::to_value(&req)?;
             if let (Some(slot), Some(f)) =
@@ -353,6 +375,7 @@ fn prepare(
                         source: "presenceCheckResult.frame".into(),
                         image_type: Some("SELFIE".into()),
                         checked,
+                        bytes: frame_bytes,
                     })
                     .into_iter()
                     .collect(),
