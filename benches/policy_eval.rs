@@ -14,16 +14,61 @@ use serde_json::json;
 /// The demo policy's ten evaluate rules plus ten more, typical of a bank's additions.
 fn policy_text() -> String {
     let extra = [
-        ("passport-validity", "minDaysToExpiry != null && minDaysToExpiry < 30", "WAIT", "DOCUMENT_EXPIRES_SOON"),
-        ("registry-not-found", "!registry.found", "WAIT", "NOT_IN_REGISTRY"),
-        ("given-names", "registry.givenNamesMatch == false", "WAIT", "GIVEN_NAMES_MISMATCH"),
-        ("birth-date", "registry.birthDateMatch == false", "NOK", "BIRTH_DATE_MISMATCH"),
-        ("too-old", "hasExtractedData && age > 120", "WAIT", "IMPLAUSIBLE_AGE"),
-        ("no-face", "hasExtractedData && !faceImagePresent", "WAIT", "NO_FACE_IMAGE"),
+        (
+            "passport-validity",
+            "minDaysToExpiry != null && minDaysToExpiry < 30",
+            "WAIT",
+            "DOCUMENT_EXPIRES_SOON",
+        ),
+        (
+            "registry-not-found",
+            "!registry.found",
+            "WAIT",
+            "NOT_IN_REGISTRY",
+        ),
+        (
+            "given-names",
+            "registry.givenNamesMatch == false",
+            "WAIT",
+            "GIVEN_NAMES_MISMATCH",
+        ),
+        (
+            "birth-date",
+            "registry.birthDateMatch == false",
+            "NOK",
+            "BIRTH_DATE_MISMATCH",
+        ),
+        (
+            "too-old",
+            "hasExtractedData && age > 120",
+            "WAIT",
+            "IMPLAUSIBLE_AGE",
+        ),
+        (
+            "no-face",
+            "hasExtractedData && !faceImagePresent",
+            "WAIT",
+            "NO_FACE_IMAGE",
+        ),
         ("image-count", "imageCount > 10", "WAIT", "TOO_MANY_IMAGES"),
-        ("doc-images", "documents.exists(d, d.images.exists(i, !i.valid || i.bytes < 1000))", "WAIT", "DOCUMENT_IMAGE_INVALID"),
-        ("licence-only", r#"documentTypes.all(t, t == "DRIVING_LICENSE")"#, "WAIT", "PRIMARY_DOCUMENT_REQUIRED"),
-        ("provider", r#"provider != null && !(provider in ["mock", "zenid", "innovatrics"])"#, "WAIT", "UNKNOWN_PROVIDER"),
+        (
+            "doc-images",
+            "documents.exists(d, d.images.exists(i, !i.valid || i.bytes < 1000))",
+            "WAIT",
+            "DOCUMENT_IMAGE_INVALID",
+        ),
+        (
+            "licence-only",
+            r#"documentTypes.all(t, t == "DRIVING_LICENSE")"#,
+            "WAIT",
+            "PRIMARY_DOCUMENT_REQUIRED",
+        ),
+        (
+            "provider",
+            r#"provider != null && !(provider in ["mock", "zenid", "innovatrics"])"#,
+            "WAIT",
+            "UNKNOWN_PROVIDER",
+        ),
     ];
     let mut text = DEMO_POLICY.to_owned();
     for (id, when, outcome, reason) in extra {
@@ -67,7 +112,9 @@ fn facts() -> serde_json::Value {
 
 fn bench(c: &mut Criterion) {
     let policy = Policy::parse(&policy_text(), "bench.toml").unwrap();
-    let rules = policy.rule_ids(DecisionPoint::Evaluate, Some("onboarding")).len();
+    let rules = policy
+        .rule_ids(DecisionPoint::Evaluate, Some("onboarding"))
+        .len();
     assert_eq!(rules, 20);
     let facts = facts();
     let verdict = policy.decide(DecisionPoint::Evaluate, Some("onboarding"), &facts);
@@ -80,6 +127,15 @@ fn bench(c: &mut Criterion) {
                 black_box(&facts),
             )
         })
+    });
+    // The fixed cost of a decision: binding the facts as CEL values, one trivial rule.
+    let trivial = Policy::parse(
+        "name = \"t\"\n[[evaluate]]\nid = \"t\"\nwhen = \"true\"\noutcome = \"OK\"\nreason = \"T\"\n",
+        "trivial.toml",
+    )
+    .unwrap();
+    c.bench_function("policy_eval/facts_binding_1_trivial_rule", |b| {
+        b.iter(|| trivial.decide(black_box(DecisionPoint::Evaluate), None, black_box(&facts)))
     });
 }
 

@@ -70,10 +70,7 @@ impl<'f> Facts<'f> {
                 ),
                 Ok(other) => error(
                     rule,
-                    format!(
-                        "the condition gave a {}, not a bool",
-                        other.type_of()
-                    ),
+                    format!("the condition gave a {}, not a bool", other.type_of()),
                 ),
                 Err(e) => error(rule, describe_error(&e, &rule.when)),
             },
@@ -159,7 +156,11 @@ fn describe_error(e: &ExecutionError, when: &str) -> String {
             format!("{} can not be compared to {}", t(a), t(b))
         }
         ExecutionError::UnsupportedBinaryOperator(op, a, b) => {
-            format!("unsupported binary operator '{op}' for {} and {}", t(a), t(b))
+            format!(
+                "unsupported binary operator '{op}' for {} and {}",
+                t(a),
+                t(b)
+            )
         }
         ExecutionError::UnsupportedTargetType { target } => {
             format!("invalid argument type: {}", t(target))
@@ -294,7 +295,12 @@ mod tests {
         let r = run("true", json!({}));
         assert_eq!(r.result, RuleStatus::Matched);
         assert_eq!(
-            (r.outcome, r.reason.as_str(), r.message.as_str(), r.engine.as_str()),
+            (
+                r.outcome,
+                r.reason.as_str(),
+                r.message.as_str(),
+                r.engine.as_str()
+            ),
             (Outcome::Nok, "REASON", "described", "cel")
         );
         let r = run("1 == 2", json!({}));

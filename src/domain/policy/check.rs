@@ -173,7 +173,10 @@ mod tests {
         assert!(report.passed());
         assert_eq!(report.cases.len(), 2);
         let text = report.render();
-        assert!(text.contains("PASS passes (evaluate): NOK [DOCUMENT_EXPIRED]"), "{text}");
+        assert!(
+            text.contains("PASS passes (evaluate): NOK [DOCUMENT_EXPIRED]"),
+            "{text}"
+        );
         assert!(text.contains("2 cases, 2 passed, 0 failed"), "{text}");
     }
 

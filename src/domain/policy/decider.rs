@@ -36,9 +36,11 @@ impl DecisionEngine for Policy {
         process_type: Option<&'a str>,
         facts: &'a serde_json::Value,
     ) -> BoxFuture<'a, Vec<RuleResult>> {
-        Box::pin(std::future::ready(
-            self.evaluate_rules(point, process_type, facts),
-        ))
+        Box::pin(std::future::ready(self.evaluate_rules(
+            point,
+            process_type,
+            facts,
+        )))
     }
 }
 

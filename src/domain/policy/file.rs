@@ -249,13 +249,16 @@ impl Policy {
             reason: spec.defaults.reason.clone().unwrap_or_default(),
             error_reason: spec.defaults.error_reason.clone(),
         };
-        check_code(&defaults.error_reason, "defaults.error_reason", &mut problems);
+        check_code(
+            &defaults.error_reason,
+            "defaults.error_reason",
+            &mut problems,
+        );
         match (&spec.defaults.reason, defaults.outcome) {
             (Some(reason), _) => check_code(reason, "defaults.reason", &mut problems),
             (None, Outcome::Ok) => {}
-            (None, _) => problems.push(
-                "defaults.reason is required when defaults.outcome is not OK".to_owned(),
-            ),
+            (None, _) => problems
+                .push("defaults.reason is required when defaults.outcome is not OK".to_owned()),
         }
         let evaluate = compile_set(&spec.evaluate, "evaluate", &defaults, &env, &mut problems);
         let approve = compile_set(&spec.approve, "approve", &defaults, &env, &mut problems);
@@ -468,9 +471,15 @@ fn resolve_cases(spec: &PolicyFile, problems: &mut Vec<String>) -> Vec<GoldenCas
             DecisionPoint::Approve => &spec.test_defaults.approve,
         };
         let mut facts = serde_json::Value::Object(serde_json::Map::new());
-        merge(&mut facts, toml_to_json(&toml::Value::Table(base.facts.clone())));
+        merge(
+            &mut facts,
+            toml_to_json(&toml::Value::Table(base.facts.clone())),
+        );
         let mut ok = set_nulls(&mut facts, &base.nulls, &label, problems);
-        merge(&mut facts, toml_to_json(&toml::Value::Table(case.facts.clone())));
+        merge(
+            &mut facts,
+            toml_to_json(&toml::Value::Table(case.facts.clone())),
+        );
         ok &= set_nulls(&mut facts, &case.nulls, &label, problems);
         if ok {
             cases.push(GoldenCase {
@@ -611,7 +620,12 @@ mod tests {
         let policy = demo();
         let cases: Vec<(DecisionPoint, serde_json::Value, Outcome, &str)> = vec![
             (Evaluate, json!({}), Outcome::Ok, ""),
-            (Evaluate, json!({"anyDocumentExpired": true}), Outcome::Nok, "DOCUMENT_EXPIRED"),
+            (
+                Evaluate,
+                json!({"anyDocumentExpired": true}),
+                Outcome::Nok,
+                "DOCUMENT_EXPIRED",
+            ),
             (Evaluate, json!({"age": 17}), Outcome::Nok, "UNDERAGE"),
             (Evaluate, json!({"age": null}), Outcome::Wait, "AGE_UNKNOWN"),
             (
@@ -620,19 +634,49 @@ mod tests {
                 Outcome::Wait,
                 "MISSING_EXTRACTED_DATA",
             ),
-            (Evaluate, json!({"registry": {"mismatch": true}}), Outcome::Nok, "REGISTRY_MISMATCH"),
-            (Evaluate, json!({"status": "FAILURE"}), Outcome::Nok, "VERIFICATION_FAILED"),
-            (Evaluate, json!({"anyDocumentFailed": true}), Outcome::Nok, "VERIFICATION_FAILED"),
+            (
+                Evaluate,
+                json!({"registry": {"mismatch": true}}),
+                Outcome::Nok,
+                "REGISTRY_MISMATCH",
+            ),
+            (
+                Evaluate,
+                json!({"status": "FAILURE"}),
+                Outcome::Nok,
+                "VERIFICATION_FAILED",
+            ),
+            (
+                Evaluate,
+                json!({"anyDocumentFailed": true}),
+                Outcome::Nok,
+                "VERIFICATION_FAILED",
+            ),
             (
                 Evaluate,
                 json!({"anyIssuedInFuture": true}),
                 Outcome::Nok,
                 "DOCUMENT_ISSUE_DATE_IN_FUTURE",
             ),
-            (Evaluate, json!({"imagesValid": false}), Outcome::Wait, "IMAGES_INVALID"),
-            (Evaluate, json!({"minDocumentScore": 4.99}), Outcome::Wait, "LOW_DOCUMENT_SCORE"),
+            (
+                Evaluate,
+                json!({"imagesValid": false}),
+                Outcome::Wait,
+                "IMAGES_INVALID",
+            ),
+            (
+                Evaluate,
+                json!({"minDocumentScore": 4.99}),
+                Outcome::Wait,
+                "LOW_DOCUMENT_SCORE",
+            ),
             (Evaluate, json!({"minDocumentScore": null}), Outcome::Ok, ""),
-            (Evaluate, json!({"documentCount": 0}), Outcome::Wait, "NO_DOCUMENTS"),
+            (
+                Evaluate,
+                json!({"documentCount": 0}),
+                Outcome::Wait,
+                "NO_DOCUMENTS",
+            ),
             (
                 Evaluate,
                 json!({"documentCountries": ["SVK", "UKR"]}),
@@ -646,8 +690,18 @@ mod tests {
                 "DOCUMENT_EXPIRED,REGISTRY_MISMATCH",
             ),
             (Approve, json!({}), Outcome::Ok, ""),
-            (Approve, json!({"status": "FAILURE"}), Outcome::Nok, "PRESENCE_CHECK_FAILED"),
-            (Approve, json!({"score": 2.0}), Outcome::Wait, "LOW_PRESENCE_SCORE"),
+            (
+                Approve,
+                json!({"status": "FAILURE"}),
+                Outcome::Nok,
+                "PRESENCE_CHECK_FAILED",
+            ),
+            (
+                Approve,
+                json!({"score": 2.0}),
+                Outcome::Wait,
+                "LOW_PRESENCE_SCORE",
+            ),
             (Approve, json!({"score": null}), Outcome::Ok, ""),
             (
                 Approve,
@@ -662,7 +716,12 @@ mod tests {
                 "",
             ),
             // A fact missing entirely is an error, never a pass.
-            (Approve, json!({"presence": null}), Outcome::Wait, "POLICY_RULE_ERROR"),
+            (
+                Approve,
+                json!({"presence": null}),
+                Outcome::Wait,
+                "POLICY_RULE_ERROR",
+            ),
         ];
         for (point, over, outcome, reason) in cases {
             let facts = with(clean(point), over.clone());
@@ -705,12 +764,28 @@ mod tests {
             "t.toml",
         )
         .unwrap();
-        let v = policy.decide(DecisionPoint::Evaluate, None, &json!({"age": null, "score": 1.0}));
+        let v = policy.decide(
+            DecisionPoint::Evaluate,
+            None,
+            &json!({"age": null, "score": 1.0}),
+        );
         assert_eq!(v.outcome, Outcome::Wait);
         assert_eq!(v.reasons, ["CANNOT_DECIDE", "AGE_UNKNOWN"]);
-        assert!(v.trace.iter().all(|r| r.result == RuleStatus::Error), "{:#?}", v.trace);
-        assert!(v.trace[0].message.contains("customer"), "{}", v.trace[0].message);
-        assert!(v.trace[2].message.contains("not a bool"), "{}", v.trace[2].message);
+        assert!(
+            v.trace.iter().all(|r| r.result == RuleStatus::Error),
+            "{:#?}",
+            v.trace
+        );
+        assert!(
+            v.trace[0].message.contains("customer"),
+            "{}",
+            v.trace[0].message
+        );
+        assert!(
+            v.trace[2].message.contains("not a bool"),
+            "{}",
+            v.trace[2].message
+        );
     }
 
     #[test]
@@ -739,14 +814,33 @@ mod tests {
         let facts = json!({});
         let cases = [
             (DecisionPoint::Evaluate, None, Outcome::Wait, "DEFAULT_SET"),
-            (DecisionPoint::Evaluate, Some("onboarding"), Outcome::Wait, "DEFAULT_SET"),
-            (DecisionPoint::Evaluate, Some("loan"), Outcome::Nok, "LOAN_SET"),
+            (
+                DecisionPoint::Evaluate,
+                Some("onboarding"),
+                Outcome::Wait,
+                "DEFAULT_SET",
+            ),
+            (
+                DecisionPoint::Evaluate,
+                Some("loan"),
+                Outcome::Nok,
+                "LOAN_SET",
+            ),
             (DecisionPoint::Evaluate, Some("card"), Outcome::Ok, ""),
-            (DecisionPoint::Approve, Some("loan"), Outcome::Wait, "DEFAULT_APPROVE"),
+            (
+                DecisionPoint::Approve,
+                Some("loan"),
+                Outcome::Wait,
+                "DEFAULT_APPROVE",
+            ),
         ];
         for (point, pt, outcome, reason) in cases {
             let v = policy.decide(point, pt, &facts);
-            assert_eq!((v.outcome, v.result_reason.as_str()), (outcome, reason), "{point:?} {pt:?}");
+            assert_eq!(
+                (v.outcome, v.result_reason.as_str()),
+                (outcome, reason),
+                "{point:?} {pt:?}"
+            );
         }
     }
 
@@ -760,29 +854,55 @@ mod tests {
         let ok = rule("a", "true", "NOK", "A");
         let cases: Vec<(String, Vec<&str>)> = vec![
             (
-                format!("{ok}[[evaluate]]\nid = \"a\"\nwhen = \"false\"\noutcome = \"OK\"\nreason = \"B\"\n"),
+                format!(
+                    "{ok}[[evaluate]]\nid = \"a\"\nwhen = \"false\"\noutcome = \"OK\"\nreason = \"B\"\n"
+                ),
                 vec!["bank/policy.toml", "[evaluate] rule \"a\"", "duplicate id"],
             ),
-            (rule("a", "true", "NOK", "bad-code"), vec!["[evaluate] rule \"a\"", "\"bad-code\"", "reason code"]),
-            (rule("a", "true", "MAYBE", "A"), vec!["bank/policy.toml", "MAYBE"]),
+            (
+                rule("a", "true", "NOK", "bad-code"),
+                vec!["[evaluate] rule \"a\"", "\"bad-code\"", "reason code"],
+            ),
+            (
+                rule("a", "true", "MAYBE", "A"),
+                vec!["bank/policy.toml", "MAYBE"],
+            ),
             (
                 rule("underage", "age < ", "NOK", "A"),
-                vec!["bank/policy.toml", "[evaluate] rule \"underage\"", "not valid CEL", "ERROR: <input>:1:"],
+                vec![
+                    "bank/policy.toml",
+                    "[evaluate] rule \"underage\"",
+                    "not valid CEL",
+                    "ERROR: <input>:1:",
+                ],
             ),
-            (rule("", "true", "NOK", "A"), vec!["[evaluate] rule #1", "`id` is empty"]),
+            (
+                rule("", "true", "NOK", "A"),
+                vec!["[evaluate] rule #1", "`id` is empty"],
+            ),
             (rule("a", " ", "NOK", "A"), vec!["`when` is empty"]),
-            (format!("{ok}colour = \"red\"\n"), vec!["bank/policy.toml", "unknown field `colour`"]),
-            (ok.replace("reason = \"A\"", "reason = \"A\"\nreasn = \"B\""), vec!["unknown field `reasn`"]),
+            (
+                format!("{ok}colour = \"red\"\n"),
+                vec!["bank/policy.toml", "unknown field `colour`"],
+            ),
+            (
+                ok.replace("reason = \"A\"", "reason = \"A\"\nreasn = \"B\""),
+                vec!["unknown field `reasn`"],
+            ),
             (
                 format!("{ok}[defaults]\noutcome = \"WAIT\"\n"),
                 vec!["defaults.reason is required"],
             ),
             (
-                format!("{ok}[process_types.loan]\napprove = [ {{ id = \"x\", when = \"(\", outcome = \"OK\", reason = \"X\" }} ]\n"),
+                format!(
+                    "{ok}[process_types.loan]\napprove = [ {{ id = \"x\", when = \"(\", outcome = \"OK\", reason = \"X\" }} ]\n"
+                ),
                 vec!["[process_types.loan.approve] rule \"x\"", "not valid CEL"],
             ),
             (
-                format!("{ok}[[tests]]\nname = \"n\"\npoint = \"evaluate\"\nfacts = {{ a = 1 }}\nnulls = [\"a.b\"]\nexpect = {{ outcome = \"OK\" }}\n"),
+                format!(
+                    "{ok}[[tests]]\nname = \"n\"\npoint = \"evaluate\"\nfacts = {{ a = 1 }}\nnulls = [\"a.b\"]\nexpect = {{ outcome = \"OK\" }}\n"
+                ),
                 vec!["[tests] case #1 \"n\"", "cannot set \"a.b\" to null"],
             ),
             ("name = \"\"\n".to_owned(), vec!["`name` is empty"]),
@@ -790,7 +910,10 @@ mod tests {
         for (text, fragments) in cases {
             let err = invalid(&text);
             for fragment in fragments {
-                assert!(err.contains(fragment), "missing {fragment:?} in:\n{err}\nfor:\n{text}");
+                assert!(
+                    err.contains(fragment),
+                    "missing {fragment:?} in:\n{err}\nfor:\n{text}"
+                );
             }
         }
     }
@@ -866,7 +989,10 @@ mod tests {
         )
         .unwrap();
         let v = policy.decide(DecisionPoint::Approve, None, &json!({}));
-        assert_eq!((v.outcome, v.result_reason.as_str()), (Outcome::Wait, "MANUAL_REVIEW"));
+        assert_eq!(
+            (v.outcome, v.result_reason.as_str()),
+            (Outcome::Wait, "MANUAL_REVIEW")
+        );
         assert!(v.trace.is_empty());
     }
 }

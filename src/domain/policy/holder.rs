@@ -167,15 +167,24 @@ mod tests {
         let facts = serde_json::json!({"anyDocumentExpired": true});
 
         // Broken: a syntax error in a condition.
-        write(&mut file, &GOOD.replace("anyDocumentExpired\"", "anyDocumentExpired &&\""));
+        write(
+            &mut file,
+            &GOOD.replace("anyDocumentExpired\"", "anyDocumentExpired &&\""),
+        );
         let err = holder.reload().unwrap_err().to_string();
         assert!(err.contains("\"expired\""), "{err}");
         assert_eq!(holder.current().version(), v1);
 
         // Broken: valid, but its golden case fails.
-        write(&mut file, &GOOD.replace("outcome = \"NOK\"\n", "outcome = \"WAIT\"\n"));
+        write(
+            &mut file,
+            &GOOD.replace("outcome = \"NOK\"\n", "outcome = \"WAIT\"\n"),
+        );
         let err = holder.reload().unwrap_err();
-        assert!(matches!(err, PolicyError::GoldenTestsFailed { .. }), "{err}");
+        assert!(
+            matches!(err, PolicyError::GoldenTestsFailed { .. }),
+            "{err}"
+        );
         assert_eq!(holder.current().version(), v1);
 
         // Good: a WAIT rule with matching golden case.
@@ -195,11 +204,16 @@ mod tests {
         }
         // A snapshot taken before the swap keeps deciding with the old policy.
         assert_eq!(
-            snapshot.decide(DecisionPoint::Evaluate, None, &facts).outcome,
+            snapshot
+                .decide(DecisionPoint::Evaluate, None, &facts)
+                .outcome,
             Outcome::Nok
         );
         assert_eq!(
-            holder.current().decide(DecisionPoint::Evaluate, None, &facts).outcome,
+            holder
+                .current()
+                .decide(DecisionPoint::Evaluate, None, &facts)
+                .outcome,
             Outcome::Wait
         );
     }
@@ -207,7 +221,10 @@ mod tests {
     #[test]
     fn load_fails_on_a_missing_file() {
         let err = PolicyHolder::load(Some(Path::new("/nonexistent/policy.toml"))).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/policy.toml"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/policy.toml"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
