@@ -1,11 +1,13 @@
 //! The `onboarding-adapter` binary: serves by default; sub-commands for migrations,
-//! customer import, the OpenAPI export and the effective configuration.
+//! customer import, the OpenAPI export, the effective configuration and the decision policy
+//! check.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use onboarding_adapter::configuration::Settings;
+use onboarding_adapter::domain::policy;
 use onboarding_adapter::startup::{Application, openapi_document};
 use onboarding_adapter::{import, openapi, persistence, telemetry};
 
@@ -37,10 +39,25 @@ enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Decision policy tools (need no database or configuration).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file and run its golden test cases. Exit code 0: valid and every
+    /// case passes; 1: a case fails; 2: the policy is invalid.
+    Check { file: PathBuf },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Policy { command }) = &cli.command {
+        return run_policy(command);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -90,6 +107,27 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("wrote {}", out.display());
         }
         Command::Config => print!("{}", settings.redacted_toml()),
+        // Handled in `main`, before the configuration is loaded.
+        Command::Policy { .. } => anyhow::bail!("the policy sub-commands do not run here"),
     }
     Ok(())
+}
+
+fn run_policy(command: &PolicyCommand) -> ExitCode {
+    match command {
+        PolicyCommand::Check { file } => match policy::check_file(file) {
+            Ok(report) => {
+                print!("{}", report.render());
+                if report.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+    }
 }

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cel::objects::{Key, Map};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Program, Value};
 
 use super::verdict::{RuleResult, RuleStatus};
@@ -25,18 +28,18 @@ pub struct Rule {
 }
 
 /// The facts bound as CEL variables, one per top-level key, converted once per decision.
-pub struct Facts {
-    context: Context<'static, 'static>,
+pub struct Facts<'f> {
+    context: Context<'f, 'f>,
     problem: Option<String>,
 }
 
-impl Facts {
-    pub fn new(env: &Arc<Env>, facts: &serde_json::Value) -> Self {
+impl<'f> Facts<'f> {
+    pub fn new(env: &Arc<Env>, facts: &'f serde_json::Value) -> Self {
         let mut context = Context::with_env(Arc::clone(env));
         let problem = match facts {
             serde_json::Value::Object(map) => {
                 for (name, value) in map {
-                    context.add_variable_from_value(name.as_str(), json_to_cel(value));
+                    context.add_variable_as_val(name.as_str(), json_to_val(value));
                 }
                 None
             }
@@ -92,33 +95,31 @@ fn error(rule: &Rule, message: String) -> (RuleStatus, Outcome, String, String) 
     )
 }
 
-/// JSON to CEL: `null` → `null`; integers → `int` (`uint` only above `i64::MAX`); other numbers →
-/// `double`; strings, lists and objects (string keys) as such.
-pub fn json_to_cel(value: &serde_json::Value) -> Value {
+/// JSON to CEL, borrowing the facts' strings: `null` → `null`; integers → `int` (`uint` only
+/// above `i64::MAX`); other numbers → `double`; strings, lists and objects (string keys) as such.
+pub fn json_to_val(value: &serde_json::Value) -> Box<dyn Val + '_> {
     match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Value::Int(i)
+                Box::new(CelInt::from(i))
             } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
+                Box::new(CelUInt::from(u))
             } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
             }
         }
-        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
-        serde_json::Value::Array(items) => {
-            Value::List(Arc::new(items.iter().map(json_to_cel).collect()))
-        }
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(items) => Box::new(CelList::from(
+            items.iter().map(json_to_val).collect::<Vec<_>>(),
+        )),
         serde_json::Value::Object(map) => {
-            let entries: HashMap<Key, Value> = map
+            let entries: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = map
                 .iter()
-                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), json_to_val(v)))
                 .collect();
-            Value::Map(Map {
-                map: Arc::new(entries),
-            })
+            Box::new(CelMap::from(entries))
         }
     }
 }

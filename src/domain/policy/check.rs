@@ -134,3 +134,89 @@ pub(crate) fn golden_failures(policy: &Policy) -> Vec<String> {
         .map(CaseReport::line)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    const POLICY: &str = r#"
+        name = "t"
+        [[evaluate]]
+        id = "expired"
+        when = "anyDocumentExpired"
+        outcome = "NOK"
+        reason = "DOCUMENT_EXPIRED"
+        [[tests]]
+        name = "passes"
+        point = "evaluate"
+        facts = { anyDocumentExpired = true }
+        expect = { outcome = "NOK", reasons = ["DOCUMENT_EXPIRED"] }
+        [[tests]]
+        name = "outcome only"
+        point = "evaluate"
+        facts = { anyDocumentExpired = false }
+        expect = { outcome = "OK" }
+    "#;
+
+    #[test]
+    fn passing_policy() {
+        let f = file(POLICY);
+        let report = check_file(f.path()).unwrap();
+        assert!(report.passed());
+        assert_eq!(report.cases.len(), 2);
+        let text = report.render();
+        assert!(
+            text.contains("PASS passes (evaluate): NOK [DOCUMENT_EXPIRED]"),
+            "{text}"
+        );
+        assert!(text.contains("2 cases, 2 passed, 0 failed"), "{text}");
+    }
+
+    #[test]
+    fn failing_golden_case_is_reported() {
+        let f = file(&format!(
+            "{POLICY}\n[[tests]]\nname = \"wrong\"\npoint = \"evaluate\"\nprocess_type = \"loan\"\n\
+             facts = {{ anyDocumentExpired = true }}\nexpect = {{ outcome = \"WAIT\", reasons = [\"X\"] }}\n"
+        ));
+        let report = check_file(f.path()).unwrap();
+        assert!(!report.passed());
+        assert_eq!(report.failed(), 1);
+        let text = report.render();
+        assert!(
+            text.contains(
+                "FAIL wrong (evaluate processType=loan): expected WAIT [X], got NOK [DOCUMENT_EXPIRED]"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("3 cases, 2 passed, 1 failed"), "{text}");
+    }
+
+    #[test]
+    fn wrong_reasons_fail_even_with_the_right_outcome() {
+        let f = file(&POLICY.replace("reasons = [\"DOCUMENT_EXPIRED\"]", "reasons = []"));
+        assert!(!check_file(f.path()).unwrap().passed());
+    }
+
+    #[test]
+    fn invalid_policy_is_an_error() {
+        let f = file(&POLICY.replace("\"NOK\"\n        reason", "\"NOPE\"\n        reason"));
+        let err = check_file(f.path()).unwrap_err().to_string();
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("NOPE"), "{err}");
+    }
+
+    #[test]
+    fn shipped_demo_file_checks() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/policy/demo.toml");
+        let report = check_file(&path).unwrap();
+        assert!(report.passed(), "{}", report.render());
+    }
+}

@@ -570,3 +570,429 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::policy::{RuleStatus, check_policy};
+
+    fn demo() -> Policy {
+        Policy::demo().unwrap()
+    }
+
+    fn invalid(text: &str) -> String {
+        match Policy::parse(text, "bank/policy.toml") {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn demo_policy_golden_cases_pass() {
+        let report = check_policy(&demo());
+        assert!(report.cases.len() >= 20);
+        for case in &report.cases {
+            assert!(case.passed, "{}", case.line());
+        }
+    }
+
+    /// The demo's base evaluate facts, as the golden cases see them.
+    fn clean(point: DecisionPoint) -> serde_json::Value {
+        let policy = demo();
+        let case = policy
+            .golden_cases()
+            .iter()
+            .find(|c| c.point == point && c.name.starts_with("clean"))
+            .unwrap();
+        case.facts.clone()
+    }
+
+    fn with(mut facts: serde_json::Value, over: serde_json::Value) -> serde_json::Value {
+        merge(&mut facts, over);
+        facts
+    }
+
+    #[test]
+    fn demo_rules_directly() {
+        use DecisionPoint::{Approve, Evaluate};
+        let policy = demo();
+        let cases: Vec<(DecisionPoint, serde_json::Value, Outcome, &str)> = vec![
+            (Evaluate, json!({}), Outcome::Ok, ""),
+            (
+                Evaluate,
+                json!({"anyDocumentExpired": true}),
+                Outcome::Nok,
+                "DOCUMENT_EXPIRED",
+            ),
+            (Evaluate, json!({"age": 17}), Outcome::Nok, "UNDERAGE"),
+            (Evaluate, json!({"age": null}), Outcome::Wait, "AGE_UNKNOWN"),
+            (
+                Evaluate,
+                json!({"hasExtractedData": false, "age": null}),
+                Outcome::Wait,
+                "MISSING_EXTRACTED_DATA",
+            ),
+            (
+                Evaluate,
+                json!({"registry": {"mismatch": true}}),
+                Outcome::Nok,
+                "REGISTRY_MISMATCH",
+            ),
+            (
+                Evaluate,
+                json!({"status": "FAILURE"}),
+                Outcome::Nok,
+                "VERIFICATION_FAILED",
+            ),
+            (
+                Evaluate,
+                json!({"anyDocumentFailed": true}),
+                Outcome::Nok,
+                "VERIFICATION_FAILED",
+            ),
+            (
+                Evaluate,
+                json!({"anyIssuedInFuture": true}),
+                Outcome::Nok,
+                "DOCUMENT_ISSUE_DATE_IN_FUTURE",
+            ),
+            (
+                Evaluate,
+                json!({"imagesValid": false}),
+                Outcome::Wait,
+                "IMAGES_INVALID",
+            ),
+            (
+                Evaluate,
+                json!({"minDocumentScore": 4.99}),
+                Outcome::Wait,
+                "LOW_DOCUMENT_SCORE",
+            ),
+            (Evaluate, json!({"minDocumentScore": null}), Outcome::Ok, ""),
+            (
+                Evaluate,
+                json!({"documentCount": 0}),
+                Outcome::Wait,
+                "NO_DOCUMENTS",
+            ),
+            (
+                Evaluate,
+                json!({"documentCountries": ["SVK", "UKR"]}),
+                Outcome::Wait,
+                "DOCUMENT_COUNTRY_NOT_ALLOWED",
+            ),
+            (
+                Evaluate,
+                json!({"anyDocumentExpired": true, "registry": {"mismatch": true}, "imagesValid": false}),
+                Outcome::Nok,
+                "DOCUMENT_EXPIRED,REGISTRY_MISMATCH",
+            ),
+            (Approve, json!({}), Outcome::Ok, ""),
+            (
+                Approve,
+                json!({"status": "FAILURE"}),
+                Outcome::Nok,
+                "PRESENCE_CHECK_FAILED",
+            ),
+            (
+                Approve,
+                json!({"score": 2.0}),
+                Outcome::Wait,
+                "LOW_PRESENCE_SCORE",
+            ),
+            (Approve, json!({"score": null}), Outcome::Ok, ""),
+            (
+                Approve,
+                json!({"presence": {"frameValid": false}}),
+                Outcome::Wait,
+                "SELFIE_INVALID",
+            ),
+            (
+                Approve,
+                json!({"presence": {"framePresent": false, "frameValid": null}}),
+                Outcome::Ok,
+                "",
+            ),
+            // A fact missing entirely is an error, never a pass.
+            (
+                Approve,
+                json!({"presence": null}),
+                Outcome::Wait,
+                "POLICY_RULE_ERROR",
+            ),
+        ];
+        for (point, over, outcome, reason) in cases {
+            let facts = with(clean(point), over.clone());
+            let v = policy.decide(point, None, &facts);
+            assert_eq!(
+                (v.outcome, v.result_reason.as_str()),
+                (outcome, reason),
+                "{point:?} {over}: {:#?}",
+                v.trace
+            );
+            assert_eq!(v.trace.len(), policy.rule_ids(point, None).len());
+            assert_eq!(v.policy_version, policy.version());
+        }
+    }
+
+    #[test]
+    fn a_missing_fact_or_null_comparison_is_wait_even_for_an_ok_rule() {
+        let policy = Policy::parse(
+            r#"
+            name = "t"
+            [defaults]
+            error_reason = "CANNOT_DECIDE"
+            [[evaluate]]
+            id = "vip"
+            when = "customer.vip"
+            outcome = "OK"
+            reason = "VIP"
+            [[evaluate]]
+            id = "null-compare"
+            when = "age < 18"
+            outcome = "NOK"
+            reason = "UNDERAGE"
+            error_reason = "AGE_UNKNOWN"
+            [[evaluate]]
+            id = "not-bool"
+            when = "score"
+            outcome = "NOK"
+            reason = "X"
+            "#,
+            "t.toml",
+        )
+        .unwrap();
+        let v = policy.decide(
+            DecisionPoint::Evaluate,
+            None,
+            &json!({"age": null, "score": 1.0}),
+        );
+        assert_eq!(v.outcome, Outcome::Wait);
+        assert_eq!(v.reasons, ["CANNOT_DECIDE", "AGE_UNKNOWN"]);
+        assert!(
+            v.trace.iter().all(|r| r.result == RuleStatus::Error),
+            "{:#?}",
+            v.trace
+        );
+        assert!(
+            v.trace[0].message.contains("customer"),
+            "{}",
+            v.trace[0].message
+        );
+        assert!(
+            v.trace[2].message.contains("not a bool"),
+            "{}",
+            v.trace[2].message
+        );
+    }
+
+    #[test]
+    fn process_type_sets_replace_the_default_set_of_their_point_only() {
+        let policy = Policy::parse(
+            r#"
+            name = "t"
+            [[evaluate]]
+            id = "default"
+            when = "true"
+            outcome = "WAIT"
+            reason = "DEFAULT_SET"
+            [[approve]]
+            id = "default"
+            when = "true"
+            outcome = "WAIT"
+            reason = "DEFAULT_APPROVE"
+            [process_types.loan]
+            evaluate = [ { id = "loan", when = "true", outcome = "NOK", reason = "LOAN_SET" } ]
+            [process_types.card]
+            evaluate = []
+            "#,
+            "t.toml",
+        )
+        .unwrap();
+        let facts = json!({});
+        let cases = [
+            (DecisionPoint::Evaluate, None, Outcome::Wait, "DEFAULT_SET"),
+            (
+                DecisionPoint::Evaluate,
+                Some("onboarding"),
+                Outcome::Wait,
+                "DEFAULT_SET",
+            ),
+            (
+                DecisionPoint::Evaluate,
+                Some("loan"),
+                Outcome::Nok,
+                "LOAN_SET",
+            ),
+            (DecisionPoint::Evaluate, Some("card"), Outcome::Ok, ""),
+            (
+                DecisionPoint::Approve,
+                Some("loan"),
+                Outcome::Wait,
+                "DEFAULT_APPROVE",
+            ),
+        ];
+        for (point, pt, outcome, reason) in cases {
+            let v = policy.decide(point, pt, &facts);
+            assert_eq!(
+                (v.outcome, v.result_reason.as_str()),
+                (outcome, reason),
+                "{point:?} {pt:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation_errors_are_precise() {
+        let rule = |id: &str, when: &str, outcome: &str, reason: &str| {
+            format!(
+                "name = \"t\"\n[[evaluate]]\nid = \"{id}\"\nwhen = '{when}'\noutcome = \"{outcome}\"\nreason = \"{reason}\"\n"
+            )
+        };
+        let ok = rule("a", "true", "NOK", "A");
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            (
+                format!(
+                    "{ok}[[evaluate]]\nid = \"a\"\nwhen = \"false\"\noutcome = \"OK\"\nreason = \"B\"\n"
+                ),
+                vec!["bank/policy.toml", "[evaluate] rule \"a\"", "duplicate id"],
+            ),
+            (
+                rule("a", "true", "NOK", "bad-code"),
+                vec!["[evaluate] rule \"a\"", "\"bad-code\"", "reason code"],
+            ),
+            (
+                rule("a", "true", "MAYBE", "A"),
+                vec!["bank/policy.toml", "MAYBE"],
+            ),
+            (
+                rule("underage", "age < ", "NOK", "A"),
+                vec![
+                    "bank/policy.toml",
+                    "[evaluate] rule \"underage\"",
+                    "not valid CEL",
+                    "ERROR: <input>:1:",
+                ],
+            ),
+            (
+                rule("", "true", "NOK", "A"),
+                vec!["[evaluate] rule #1", "`id` is empty"],
+            ),
+            (rule("a", " ", "NOK", "A"), vec!["`when` is empty"]),
+            (
+                format!("{ok}colour = \"red\"\n"),
+                vec!["bank/policy.toml", "unknown field `colour`"],
+            ),
+            (
+                ok.replace("reason = \"A\"", "reason = \"A\"\nreasn = \"B\""),
+                vec!["unknown field `reasn`"],
+            ),
+            (
+                format!("{ok}[defaults]\noutcome = \"WAIT\"\n"),
+                vec!["defaults.reason is required"],
+            ),
+            (
+                format!(
+                    "{ok}[process_types.loan]\napprove = [ {{ id = \"x\", when = \"(\", outcome = \"OK\", reason = \"X\" }} ]\n"
+                ),
+                vec!["[process_types.loan.approve] rule \"x\"", "not valid CEL"],
+            ),
+            (
+                format!(
+                    "{ok}[[tests]]\nname = \"n\"\npoint = \"evaluate\"\nfacts = {{ a = 1 }}\nnulls = [\"a.b\"]\nexpect = {{ outcome = \"OK\" }}\n"
+                ),
+                vec!["[tests] case #1 \"n\"", "cannot set \"a.b\" to null"],
+            ),
+            ("name = \"\"\n".to_owned(), vec!["`name` is empty"]),
+        ];
+        for (text, fragments) in cases {
+            let err = invalid(&text);
+            for fragment in fragments {
+                assert!(
+                    err.contains(fragment),
+                    "missing {fragment:?} in:\n{err}\nfor:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let text = r#"
+            name = "t"
+            [[evaluate]]
+            id = "one"
+            when = "a &&"
+            outcome = "NOK"
+            reason = "lower"
+            [[approve]]
+            id = "two"
+            when = "b ||"
+            outcome = "NOK"
+            reason = "B"
+        "#;
+        let err = invalid(text);
+        assert!(err.contains("rule \"one\": `when`"), "{err}");
+        assert!(err.contains("rule \"one\": reason"), "{err}");
+        assert!(err.contains("[approve] rule \"two\""), "{err}");
+    }
+
+    #[test]
+    fn version_is_the_sha256_of_the_file_and_changes_with_content() {
+        let a = "name = \"a\"\n";
+        let b = "name = \"a\"\n# comment\n";
+        let va = Policy::parse(a, "a").unwrap().version().to_owned();
+        let vb = Policy::parse(b, "b").unwrap().version().to_owned();
+        assert_eq!(va, hex::encode(Sha256::digest(a.as_bytes())));
+        assert_eq!(va.len(), 64);
+        assert_ne!(va, vb);
+        assert_eq!(Policy::parse(a, "c").unwrap().version(), va);
+    }
+
+    #[test]
+    fn golden_facts_merge_deeply_and_set_nulls() {
+        let policy = Policy::parse(
+            r#"
+            name = "t"
+            [test_defaults.evaluate]
+            facts = { registry = { found = true, mismatch = false }, age = 30 }
+            nulls = ["provider"]
+            [[tests]]
+            name = "n"
+            point = "evaluate"
+            facts = { registry = { mismatch = true }, when = 1979-05-27 }
+            nulls = ["age", "person.dateOfBirth"]
+            expect = { outcome = "OK" }
+            "#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            policy.golden_cases()[0].facts,
+            json!({
+                "registry": {"found": true, "mismatch": true},
+                "age": null,
+                "provider": null,
+                "person": {"dateOfBirth": null},
+                "when": "1979-05-27",
+            })
+        );
+    }
+
+    #[test]
+    fn empty_policy_answers_the_default() {
+        let policy = Policy::parse(
+            "name = \"t\"\n[defaults]\noutcome = \"WAIT\"\nreason = \"MANUAL_REVIEW\"\n",
+            "t",
+        )
+        .unwrap();
+        let v = policy.decide(DecisionPoint::Approve, None, &json!({}));
+        assert_eq!(
+            (v.outcome, v.result_reason.as_str()),
+            (Outcome::Wait, "MANUAL_REVIEW")
+        );
+        assert!(v.trace.is_empty());
+    }
+}

@@ -199,7 +199,14 @@ mod tests {
     fn combine_table() {
         use Outcome::{Nok, Ok, Wait};
         use RuleStatus::{Error, Matched, NotMatched};
-        let cases: Vec<(&str, Vec<RuleResult>, Outcome, &[&str], &str)> = vec![
+        type Case = (
+            &'static str,
+            Vec<RuleResult>,
+            Outcome,
+            &'static [&'static str],
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             ("nothing matches → default", vec![], Ok, &[], ""),
             (
                 "not matched rules do not count",
