@@ -121,8 +121,16 @@ async fn image_run(
     (all, errors)
 }
 
-fn start(dir: &Path, name: &str, client: &reqwest::Client, rt: &tokio::runtime::Runtime) -> ChildService {
-    let db = format!("sqlite://{}?mode=rwc", dir.join(format!("{name}.sqlite")).display());
+fn start(
+    dir: &Path,
+    name: &str,
+    client: &reqwest::Client,
+    rt: &tokio::runtime::Runtime,
+) -> ChildService {
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.join(format!("{name}.sqlite")).display()
+    );
     let log = dir.join(format!("{name}.log"));
     let mut service = ChildService::start(
         Path::new(BINARY),
@@ -188,7 +196,12 @@ fn main() {
     let payload = template.len() as u64;
     let mut rows = Vec::new();
     for connections in [1_usize, 4] {
-        let service = start(dir.path(), &format!("images-{connections}"), &client, &runtime);
+        let service = start(
+            dir.path(),
+            &format!("images-{connections}"),
+            &client,
+            &runtime,
+        );
         let pid = service.pid();
         let base = service.base.clone();
         runtime.block_on(async {
@@ -221,7 +234,9 @@ fn main() {
         drop(service);
     }
 
-    println!("\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n");
+    println!(
+        "\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n"
+    );
     println!("{}", LoadReport::header());
     println!("{}", plain.row());
     println!(
