@@ -132,6 +132,11 @@ pub struct EvidenceList {
     pub items: Vec<EvidenceView>,
 }
 
+/// The bytes of an evidence image (`image/jpeg` or `image/png`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ImageBytes(pub Vec<u8>);
+
 /// The decision policy in force.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::api::review::{
     AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
-    DeliveryView, EvidenceList, EvidenceView, MAX_QUERY_INTEGER, PageQuery, PolicyView,
+    DeliveryView, EvidenceList, EvidenceView, ImageBytes, MAX_QUERY_INTEGER, PageQuery, PolicyView,
     ResolutionResult, ResolveRequest, paging,
 };
 use crate::backoffice::Staff;
@@ -231,8 +231,8 @@ pub async fn list_case_images(
     ),
     responses(
         (status = 200, description = "The image", content(
-            (Vec<u8> = "image/jpeg"),
-            (Vec<u8> = "image/png"),
+            (ImageBytes = "image/jpeg"),
+            (ImageBytes = "image/png"),
         )),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
