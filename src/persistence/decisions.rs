@@ -41,11 +41,6 @@ pub async fn insert_new(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<Option<decision::Model>, DbErr> {
-    let key = (
-        d.identity_verification_id.clone(),
-        d.decision_point,
-        d.input_digest.clone(),
-    );
     let model = decision::ActiveModel {
         identity_verification_id: Set(d.identity_verification_id),
         decision_point: Set(d.decision_point.to_owned()),
@@ -69,14 +64,13 @@ pub async fn insert_new(
         reason_codes: Set(Some(serde_json::json!(d.reason_codes))),
         ..Default::default()
     };
+    // One round trip where the database supports RETURNING (SQLite, PostgreSQL); sea-orm
+    // reads the row back by its id elsewhere.
     match decision::Entity::insert(model)
-        .exec_without_returning(db)
+        .exec_with_returning(db)
         .await
     {
-        Ok(_) => find(db, &key.0, key.1, &key.2)
-            .await?
-            .ok_or(DbErr::RecordNotFound("decision just inserted".into()))
-            .map(Some),
+        Ok(stored) => Ok(Some(stored)),
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::api::client::{
     ApproveRequest, CheckStatus, DecisionResponse, DecisionResult, EvaluateRequest,
 };
-use crate::configuration::Outcome;
+use crate::configuration::{EvidenceStorage, Outcome};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
 use crate::domain::images::{self, CheckedImage, ImageLimits};
 use crate::domain::policy::DecisionPoint;
@@ -207,11 +207,28 @@ pub async fn decide(
         facts: prepared.facts,
         reason_codes: verdict.reasons.clone(),
     };
-    let txn = state.db.begin().await?;
-    let stored = match decisions::insert_new(&txn, new, ctx, now).await? {
+    let keeps_evidence = state.settings.decision.evidence != EvidenceStorage::Off
+        && prepared.images.iter().any(|i| i.bytes.is_some());
+    let stored = if keeps_evidence {
+        // The decision and its images in one transaction: both or neither.
+        let txn = state.db.begin().await?;
+        match decisions::insert_new(&txn, new, ctx, now).await? {
+            Some(stored) => {
+                store_evidence(state, &txn, &stored, prepared.images, ctx).await?;
+                txn.commit().await?;
+                Some(stored)
+            }
+            None => {
+                txn.rollback().await?;
+                None
+            }
+        }
+    } else {
+        // A single INSERT is atomic on its own: no transaction round trips.
+        decisions::insert_new(&state.db, new, ctx, now).await?
+    };
+    let stored = match stored {
         Some(stored) => {
-            store_evidence(state, &txn, &stored, prepared.images, ctx).await?;
-            txn.commit().await?;
             tracing::info!(
                 decision_point = point,
                 result = %stored.outcome,
@@ -224,7 +241,6 @@ pub async fn decide(
         }
         None => {
             // The identical call was decided concurrently: answer that decision.
-            txn.rollback().await?;
             decisions::find(
                 &state.db,
                 &ids.identity_verification_id,
