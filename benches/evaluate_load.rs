@@ -18,17 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{ChildService, LoadReport, PASSWORD, USER, free_port, run};
+use common::{ChildService, LoadReport, PASSWORD, USER, env_or, free_port, run};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_onboarding-adapter");
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// `VmRSS` / `VmHWM` of a process, in bytes.
 fn memory(pid: u32, field: &str) -> u64 {

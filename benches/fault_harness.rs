@@ -24,18 +24,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ChildService, PASSWORD, USER, free_port, print_table};
+use common::{ChildService, PASSWORD, USER, env_or, free_port, print_table};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_onboarding-adapter");
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -11,15 +11,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{LoadReport, run, spawn_baseline, spawn_service};
+use common::{LoadReport, env_or, run, spawn_baseline, spawn_service};
 use serde_json::json;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 5);

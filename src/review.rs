@@ -16,14 +16,6 @@ use crate::persistence::{audit, outbox, processes, review};
 pub const EVALUATE_PATH: &str = "/api/private/client/evaluate";
 pub const APPROVE_PATH: &str = "/api/private/client/approve";
 
-fn result_of(outcome: &str) -> DecisionResult {
-    match outcome {
-        "OK" => DecisionResult::Ok,
-        "NOK" => DecisionResult::Nok,
-        _ => DecisionResult::Wait,
-    }
-}
-
 /// The answer for a re-call of evaluate/approve when a case exists: WAIT while it is open,
 /// the resolution once it is resolved or expired.
 ///
@@ -39,7 +31,7 @@ pub async fn existing_answer(
     };
     Ok(Some(match (&case.resolution, &case.resolution_reason) {
         (Some(result), reason) if case.status != review::OPEN => DecisionResponse {
-            result: result_of(result),
+            result: DecisionResult::from_outcome(result),
             result_reason: reason.clone().unwrap_or_default(),
         },
         _ => DecisionResponse {

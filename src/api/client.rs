@@ -14,12 +14,33 @@ pub enum DecisionResult {
     Wait,
 }
 
+impl DecisionResult {
+    /// The result of a stored outcome (`OK`, `NOK`; anything else is `WAIT`, never a pass).
+    pub fn from_outcome(outcome: &str) -> Self {
+        match outcome {
+            "OK" => Self::Ok,
+            "NOK" => Self::Nok,
+            _ => Self::Wait,
+        }
+    }
+}
+
 /// `SUCCESS` or `FAILURE` (the Onboarding Server only calls with `SUCCESS` in practice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CheckStatus {
     Success,
     Failure,
+}
+
+impl CheckStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Failure => "FAILURE",
+        }
+    }
 }
 
 /// Document type; earlier 2.x builds spelled the licence `DRIVING_LICENCE`, which is

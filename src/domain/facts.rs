@@ -96,7 +96,7 @@ pub fn evaluate(
         docs.push(json!({
             "type": kind,
             "country": country,
-            "status": doc.status.map(status_str),
+            "status": doc.status.map(CheckStatus::as_str),
             "score": doc.score,
             "hasData": has_data(data),
             "expired": expired,
@@ -215,7 +215,7 @@ fn common(c: CommonFacts<'_>) -> Map<String, Value> {
             json!(c.identity_verification_id),
         ),
         ("provider".into(), json!(c.provider)),
-        ("status".into(), json!(c.status.map(status_str))),
+        ("status".into(), json!(c.status.map(CheckStatus::as_str))),
         ("score".into(), json!(c.score)),
         ("legacyCaller".into(), json!(c.legacy_caller)),
         ("imageCount".into(), json!(c.image_count)),
@@ -225,21 +225,9 @@ fn common(c: CommonFacts<'_>) -> Map<String, Value> {
     m
 }
 
-fn status_str(s: CheckStatus) -> &'static str {
-    match s {
-        CheckStatus::Success => "SUCCESS",
-        CheckStatus::Failure => "FAILURE",
-    }
-}
-
-/// `FACE_IMAGE` (some builds) is `FACE`; other types upper-cased as sent.
+/// `FACE_IMAGE` (some builds) is `FACE`; other types as sent.
 fn normalise_image_type(t: &str) -> &str {
-    match t {
-        "FACE" | "FACE_IMAGE" => "FACE",
-        "DOCUMENT_FRONT_SIDE" => "DOCUMENT_FRONT_SIDE",
-        "DOCUMENT_BACK_SIDE" => "DOCUMENT_BACK_SIDE",
-        other => other,
-    }
+    if t == "FACE_IMAGE" { "FACE" } else { t }
 }
 
 /// The person data: `documentCheckResult.person` when sent, otherwise the first non-null

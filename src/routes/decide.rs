@@ -48,12 +48,7 @@ struct CallIds {
 
 impl DecisionRequest {
     fn ids(&self) -> CallIds {
-        let status = |s: Option<CheckStatus>| {
-            s.map(|s| match s {
-                CheckStatus::Success => "SUCCESS".to_owned(),
-                CheckStatus::Failure => "FAILURE".to_owned(),
-            })
-        };
+        let status = |s: Option<CheckStatus>| s.map(|s| s.as_str().to_owned());
         match self {
             Self::Evaluate(r) => CallIds {
                 point: DecisionPoint::Evaluate,
@@ -81,25 +76,12 @@ impl DecisionRequest {
     /// SHA-256 (hex) of the canonical JSON of the call (fields in declaration order),
     /// hashed as it is written: a call with megabytes of images is not copied for it.
     fn digest(&self) -> serde_json::Result<String> {
-        let mut hasher = HashWriter(Sha256::new());
+        let mut hasher = Sha256::new();
         match self {
             Self::Evaluate(r) => serde_json::to_writer(&mut hasher, r)?,
             Self::Approve(r) => serde_json::to_writer(&mut hasher, r)?,
         }
-        Ok(hex::encode(hasher.0.finalize()))
-    }
-}
-
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        Ok(hex::encode(hasher.finalize()))
     }
 }
 
@@ -278,13 +260,8 @@ async fn finish(
     if stored.outcome == "WAIT" {
         review::open_for_wait(&state.db, &state.settings, &stored, now).await?;
     }
-    let result = match stored.outcome.as_str() {
-        "OK" => DecisionResult::Ok,
-        "NOK" => DecisionResult::Nok,
-        _ => DecisionResult::Wait,
-    };
     Ok(DecisionResponse {
-        result,
+        result: DecisionResult::from_outcome(&stored.outcome),
         result_reason: stored.result_reason,
     })
 }
@@ -413,19 +390,17 @@ fn image_summary(c: &CheckedImage) -> Value {
 }
 
 /// Replaces every `documentCheckResult.documents[i].images[j].data` by its summary.
+/// `received` holds the images in the same order (documents, then their images).
 fn redact_document_images(summary: &mut Value, received: &[ReceivedImage]) {
-    for image in received {
-        let pointer = format!(
-            "/documentCheckResult/{}/data",
-            image
-                .source
-                .replace("documents[", "documents/")
-                .replace("].images[", "/images/")
-                .trim_end_matches(']')
-        );
-        if let Some(slot) = summary.pointer_mut(&pointer) {
-            *slot = image_summary(&image.checked);
-        }
+    let slots = summary
+        .pointer_mut("/documentCheckResult/documents")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get_mut("images").and_then(Value::as_array_mut))
+        .flatten();
+    for (slot, image) in slots.zip(received) {
+        slot["data"] = image_summary(&image.checked);
     }
 }
 
