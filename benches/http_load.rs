@@ -4,7 +4,8 @@
 //! load on loopback (SQLite), beside a bare actix-web JSON handler as the baseline.
 //! Prints a table; not part of the tests' pass/fail.
 //!
-//! Settings: `BENCH_SECONDS` (default 5), `BENCH_CONCURRENCY` (default 64).
+//! Settings: `BENCH_SECONDS` (default 5), `BENCH_CONCURRENCY` (default 64),
+//! `BENCH_DB_CONNECTIONS`, `BENCH_ONLY` (comma-separated scenario names).
 
 mod common;
 
@@ -20,6 +21,9 @@ fn main() {
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("tempdir");
     let connections: u32 = env_or("BENCH_DB_CONNECTIONS", 0);
+    // `BENCH_ONLY=/consent/text,/user/lookup`: only the scenarios whose name contains one
+    // of these (the baseline always runs).
+    let only: String = env_or("BENCH_ONLY", String::new());
     let service = spawn_service(dir.path(), move |s| {
         if connections > 0 {
             s.database.max_connections = connections;
@@ -61,6 +65,17 @@ fn main() {
             Arc::new(|i| {
                 json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "consentType": "GDPR", "language": "cs"})
+            }),
+        ),
+        (
+            // Auth, JSON, correlation, logging and metrics, but no database work: the
+            // service's own floor, to tell framework cost from storage cost.
+            "no database (404 unknown consent)",
+            "/consent/text",
+            404,
+            Arc::new(|i| {
+                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "consentType": "NO_SUCH_TYPE", "language": "cs"})
             }),
         ),
         (
@@ -124,6 +139,9 @@ fn main() {
             .await,
         ];
         for (name, path, expect, body) in scenarios {
+            if !only.is_empty() && !only.split(',').any(|o| name.contains(o)) {
+                continue;
+            }
             reports.push(
                 run(name, &format!("{service}{path}"), true, concurrency, duration, expect, body).await,
             );

@@ -294,9 +294,11 @@ impl Application {
         let openapi = settings.server.openapi_ui.then_some(document);
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
+        let writer = persistence::writer::Writer::start(&settings, &db).await?;
         let runtime = Runtime {
             state: AppState {
                 db,
+                writer,
                 clock,
                 settings: shared_settings,
                 consents: Arc::new(consents),

@@ -9,10 +9,15 @@ use crate::configuration::Settings;
 use crate::domain::consent::ConsentCatalog;
 use crate::domain::policy::Decider;
 use crate::email::{MailTemplates, Mailer};
+use crate::persistence::writer::Writer;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads, and writes outside the callbacks' hot path.
     pub db: DatabaseConnection,
+    /// The callbacks' writes: a transaction each, acknowledged after commit (group commit
+    /// on SQLite).
+    pub writer: Writer,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub consents: Arc<ConsentCatalog>,

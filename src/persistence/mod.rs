@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod processes;
 pub mod prospects;
 pub mod review;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ async fn connect_with(
             .with_context(|| format!("Failed to create folder {}", parent.display()))?;
     }
     let busy_timeout = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+    let embedded = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(max_connections)
@@ -56,6 +58,10 @@ async fn connect_with(
         .connect_timeout(Duration::from_secs(settings.database.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
         .sqlx_logging(false)
+        // A ping on every checkout finds server connections that died while pooled; an
+        // embedded SQLite connection cannot die that way, and the ping would cost a round
+        // trip to its worker thread on every statement.
+        .test_before_acquire(!embedded)
         // WAL lets readers proceed during a write; the busy timeout makes concurrent
         // writers wait for the lock instead of failing at once.
         .map_sqlx_sqlite_opts(move |o| {

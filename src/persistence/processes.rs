@@ -2,10 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::process;
-use sea_orm::sea_query::Expr;
-
-use super::is_unique_violation;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 
 /// What a callback knows about its process.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +16,9 @@ pub struct ProcessSeen<'a> {
 }
 
 /// Records that a callback for the process arrived: creates the row on first sight,
-/// otherwise updates `last_seen_at` and fills in values that are now known. Portable
-/// (no dialect-specific upsert): update, else insert, else (lost a race) update.
+/// otherwise updates `last_seen_at` and fills in values that are now known (a value the
+/// callback does not carry is left as it is). One statement, `INSERT … ON CONFLICT DO
+/// UPDATE` (`ON DUPLICATE KEY UPDATE` on MySQL), so concurrent first callbacks cannot race.
 ///
 /// # Errors
 /// Database errors.
@@ -28,8 +27,16 @@ pub async fn touch(
     seen: ProcessSeen<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if update(db, seen, now).await? > 0 {
-        return Ok(());
+    let mut update = vec![process::Column::LastSeenAt, process::Column::LastCallback];
+    if seen.process_type.is_some() {
+        update.push(process::Column::ProcessType);
+    }
+    // The user id can change (temporary activation swaps it at target activation).
+    if seen.user_id.is_some() {
+        update.push(process::Column::UserId);
+    }
+    if seen.identity_verification_id.is_some() {
+        update.push(process::Column::IdentityVerificationId);
     }
     let model = process::ActiveModel {
         process_id: Set(seen.process_id.to_owned()),
@@ -40,36 +47,15 @@ pub async fn touch(
         first_seen_at: Set(now),
         last_seen_at: Set(now),
     };
-    match process::Entity::insert(model)
+    process::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(process::Column::ProcessId)
+                .update_columns(update)
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => update(db, seen, now).await.map(|_| ()),
-        Err(e) => Err(e),
-    }
-}
-
-async fn update(
-    db: &impl ConnectionTrait,
-    seen: ProcessSeen<'_>,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let mut update = process::Entity::update_many()
-        .col_expr(process::Column::LastSeenAt, Expr::value(now))
-        .col_expr(process::Column::LastCallback, Expr::value(seen.callback))
-        .filter(process::Column::ProcessId.eq(seen.process_id));
-    if let Some(v) = seen.process_type {
-        update = update.col_expr(process::Column::ProcessType, Expr::value(v));
-    }
-    // The user id can change (temporary activation swaps it at target activation).
-    if let Some(v) = seen.user_id {
-        update = update.col_expr(process::Column::UserId, Expr::value(v));
-    }
-    if let Some(v) = seen.identity_verification_id {
-        update = update.col_expr(process::Column::IdentityVerificationId, Expr::value(v));
-    }
-    Ok(update.exec(db).await?.rows_affected)
+        .map(|_| ())
 }
 
 /// # Errors

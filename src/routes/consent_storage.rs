@@ -51,34 +51,45 @@ pub async fn consent_storage(
     if text_version.is_none() {
         tracing::warn!("consent decision for a text this process was never served");
     }
-    consents::record_decision(
-        &state.db,
-        consents::Decision {
-            process_id: req.process_id.as_deref(),
-            process_type: req.process_type.as_deref(),
-            user_id: req.user_id.as_deref(),
-            consent_type: &consent_type,
-            approved: req.approved,
-            text_version,
-        },
-        &ctx,
-        now,
-    )
-    .await?;
-    if let Some(process_id) = &req.process_id {
-        processes::touch(
-            &state.db,
-            processes::ProcessSeen {
-                process_id,
-                process_type: req.process_type.as_deref(),
-                user_id: req.user_id.as_deref(),
-                identity_verification_id: None,
-                callback: "consent_storage",
-            },
-            now,
-        )
+    let (process_id, process_type, user_id, approved) =
+        (req.process_id, req.process_type, req.user_id, req.approved);
+    let stored_type = consent_type.clone();
+    state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                consents::record_decision(
+                    &db,
+                    consents::Decision {
+                        process_id: process_id.as_deref(),
+                        process_type: process_type.as_deref(),
+                        user_id: user_id.as_deref(),
+                        consent_type: &stored_type,
+                        approved,
+                        text_version,
+                    },
+                    &ctx,
+                    now,
+                )
+                .await?;
+                if let Some(process_id) = &process_id {
+                    processes::touch(
+                        &db,
+                        processes::ProcessSeen {
+                            process_id,
+                            process_type: process_type.as_deref(),
+                            user_id: user_id.as_deref(),
+                            identity_verification_id: None,
+                            callback: "consent_storage",
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                Ok::<_, ApiError>(())
+            })
+        })
         .await?;
-    }
-    tracing::info!(consent_type = %consent_type, approved = req.approved, "consent decision stored");
+    tracing::info!(consent_type = %consent_type, approved, "consent decision stored");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -41,33 +41,52 @@ pub async fn consent_text(
         .consents
         .text(&req.consent_type, req.language.as_deref())
         .ok_or_else(|| ApiError::NotFound("unknown consentType".into()))?;
-    consents::record_served(
-        &state.db,
-        consents::TextServed {
-            process_id: &req.process_id,
-            process_type: req.process_type.as_deref(),
-            user_id: req.user_id.as_deref(),
-            consent_type: &text.consent_type,
-            language_requested: req.language.as_deref(),
-            language_served: &text.language,
-            text_version: &text.version,
-        },
-        &ctx,
-        now,
-    )
-    .await?;
-    processes::touch(
-        &state.db,
-        processes::ProcessSeen {
-            process_id: &req.process_id,
-            process_type: req.process_type.as_deref(),
-            user_id: req.user_id.as_deref(),
-            identity_verification_id: None,
-            callback: "consent_text",
-        },
-        now,
-    )
-    .await?;
+    let served = (
+        text.consent_type.clone(),
+        text.language.clone(),
+        text.version.clone(),
+    );
+    let (process_id, process_type, user_id, language) = (
+        req.process_id,
+        req.process_type,
+        req.user_id,
+        req.language,
+    );
+    state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                let (consent_type, language_served, text_version) = &served;
+                consents::record_served(
+                    &db,
+                    consents::TextServed {
+                        process_id: &process_id,
+                        process_type: process_type.as_deref(),
+                        user_id: user_id.as_deref(),
+                        consent_type,
+                        language_requested: language.as_deref(),
+                        language_served,
+                        text_version,
+                    },
+                    &ctx,
+                    now,
+                )
+                .await?;
+                processes::touch(
+                    &db,
+                    processes::ProcessSeen {
+                        process_id: &process_id,
+                        process_type: process_type.as_deref(),
+                        user_id: user_id.as_deref(),
+                        identity_verification_id: None,
+                        callback: "consent_text",
+                    },
+                    now,
+                )
+                .await
+            })
+        })
+        .await?;
     tracing::info!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
     Ok(web::Json(ConsentTextResponse {
         consent_text: text.html.clone(),

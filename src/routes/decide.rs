@@ -7,14 +7,14 @@ use std::time::Instant;
 use actix_web::web;
 use chrono::NaiveDate;
 use entity::decision;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::api::client::{
     ApproveRequest, CheckStatus, DecisionResponse, DecisionResult, EvaluateRequest,
 };
-use crate::configuration::{EvidenceStorage, Outcome};
+use crate::configuration::{EvidenceStorage, Outcome, Settings};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
 use crate::domain::images::{self, CheckedImage, ImageLimits};
 use crate::domain::policy::DecisionPoint;
@@ -135,7 +135,17 @@ pub async fn decide(
     .await?
     {
         tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
-        return finish(state, &ids, stored, now).await;
+        let settings = state.settings.clone();
+        let stored = state
+            .writer
+            .write(move |db| {
+                Box::pin(async move {
+                    record_seen(&db, &settings, &ids, &stored, now).await?;
+                    Ok::<_, ApiError>(stored)
+                })
+            })
+            .await?;
+        return Ok(answer(stored));
     }
 
     let registry = customers::find_by_user_id(&state.db, &ids.user_id)
@@ -191,62 +201,75 @@ pub async fn decide(
     };
     let keeps_evidence = state.settings.decision.evidence != EvidenceStorage::Off
         && prepared.images.iter().any(|i| i.bytes.is_some());
-    let stored = if keeps_evidence {
-        // The decision and its images in one transaction: both or neither.
-        let txn = state.db.begin().await?;
-        match decisions::insert_new(&txn, new, ctx, now).await? {
-            Some(stored) => {
-                store_evidence(state, &txn, &stored, prepared.images, ctx).await?;
-                txn.commit().await?;
-                Some(stored)
-            }
-            None => {
-                txn.rollback().await?;
-                None
-            }
-        }
-    } else {
-        // A single INSERT is atomic on its own: no transaction round trips.
-        decisions::insert_new(&state.db, new, ctx, now).await?
-    };
-    let stored = match stored {
-        Some(stored) => {
-            tracing::info!(
-                decision_point = point,
-                result = %stored.outcome,
-                reason = %stored.result_reason,
-                policy_version = %stored.policy_version,
-                duration_us = stored.duration_us,
-                "decided"
-            );
-            stored
-        }
-        None => {
-            // The identical call was decided concurrently: answer that decision.
-            decisions::find(
-                &state.db,
-                &ids.identity_verification_id,
-                point,
-                &input_digest,
-            )
-            .await?
-            .ok_or_else(|| {
-                ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
-            })?
-        }
-    };
-    finish(state, &ids, stored, now).await
+    let settings = state.settings.clone();
+    let ctx = ctx.clone();
+    let images = prepared.images;
+    // One unit of write work: the decision (with its images, atomically), the process and,
+    // for a WAIT, the review case. Answered only once committed.
+    let (stored, fresh) = state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                let inserted = if keeps_evidence {
+                    // The decision and its images: both or neither.
+                    let txn = db.begin().await?;
+                    match decisions::insert_new(&txn, new, &ctx, now).await? {
+                        Some(stored) => {
+                            store_evidence(&settings, &txn, &stored, images, &ctx).await?;
+                            txn.commit().await?;
+                            Some(stored)
+                        }
+                        None => {
+                            txn.rollback().await?;
+                            None
+                        }
+                    }
+                } else {
+                    // A single INSERT is atomic on its own.
+                    decisions::insert_new(&db, new, &ctx, now).await?
+                };
+                let (stored, fresh) = match inserted {
+                    Some(stored) => (stored, true),
+                    // The identical call was decided concurrently: answer that decision.
+                    None => (
+                        decisions::find(&db, &ids.identity_verification_id, point, &input_digest)
+                            .await?
+                            .ok_or_else(|| {
+                                ApiError::Unexpected(anyhow::anyhow!(
+                                    "decision vanished after a conflict"
+                                ))
+                            })?,
+                        false,
+                    ),
+                };
+                record_seen(&db, &settings, &ids, &stored, now).await?;
+                Ok::<_, ApiError>((stored, fresh))
+            })
+        })
+        .await?;
+    if fresh {
+        tracing::info!(
+            decision_point = point,
+            result = %stored.outcome,
+            reason = %stored.result_reason,
+            policy_version = %stored.policy_version,
+            duration_us = stored.duration_us,
+            "decided"
+        );
+    }
+    Ok(answer(stored))
 }
 
-/// Records the process, opens the review case of a WAIT (idempotent) and answers.
-async fn finish(
-    state: &AppState,
+/// Records the process and opens the review case of a WAIT (idempotent).
+async fn record_seen(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
     ids: &CallIds,
-    stored: decision::Model,
+    stored: &decision::Model,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<DecisionResponse, ApiError> {
+) -> Result<(), DbErr> {
     processes::touch(
-        &state.db,
+        db,
         processes::ProcessSeen {
             process_id: &ids.process_id,
             process_type: ids.process_type.as_deref(),
@@ -258,22 +281,26 @@ async fn finish(
     )
     .await?;
     if stored.outcome == "WAIT" {
-        review::open_for_wait(&state.db, &state.settings, &stored, now).await?;
+        review::open_for_wait(db, settings, stored, now).await?;
     }
-    Ok(DecisionResponse {
+    Ok(())
+}
+
+fn answer(stored: decision::Model) -> DecisionResponse {
+    DecisionResponse {
         result: DecisionResult::from_outcome(&stored.outcome),
         result_reason: stored.result_reason,
-    })
+    }
 }
 
 async fn store_evidence(
-    state: &AppState,
-    txn: &impl sea_orm::ConnectionTrait,
+    settings: &Settings,
+    txn: &impl ConnectionTrait,
     stored: &decision::Model,
     received: Vec<ReceivedImage>,
     ctx: &RequestContext,
 ) -> Result<(), ApiError> {
-    let settings = &state.settings.decision;
+    let settings = &settings.decision;
     for image in received {
         let (Some(bytes), Some(format)) = (image.bytes, image.checked.format) else {
             continue;

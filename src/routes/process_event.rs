@@ -39,37 +39,47 @@ pub async fn process_event(
     let req = body.0;
     let now = state.clock.now();
     let payload = serde_json::to_value(&req).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let stored = events::insert(
-        &state.db,
-        events::NewEvent {
-            event_id: req.id.clone(),
-            event_type: req.event_type.clone(),
-            process_id: req.process_id.clone(),
-            process_type: req.process_type.clone(),
-            user_id: req.user_id.clone(),
-            identity_verification_id: req.identity_verification_id.clone(),
-            external_user_id: req.external_user_id.clone(),
-            occurred_at: req.timestamp.clone(),
-            payload,
-        },
-        &ctx,
-        now,
-    )
-    .await?;
-    if stored == events::Stored::New {
-        processes::touch(
-            &state.db,
-            processes::ProcessSeen {
-                process_id: &req.process_id,
-                process_type: req.process_type.as_deref(),
-                user_id: req.user_id.as_deref(),
-                identity_verification_id: req.identity_verification_id.as_deref(),
-                callback: "process_event",
-            },
-            now,
-        )
+    let event = events::NewEvent {
+        event_id: req.id,
+        event_type: req.event_type,
+        process_id: req.process_id,
+        process_type: req.process_type,
+        user_id: req.user_id,
+        identity_verification_id: req.identity_verification_id,
+        external_user_id: req.external_user_id,
+        occurred_at: req.timestamp,
+        payload,
+    };
+    let stored = state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                let seen = (
+                    event.process_id.clone(),
+                    event.process_type.clone(),
+                    event.user_id.clone(),
+                    event.identity_verification_id.clone(),
+                );
+                let stored = events::insert(&db, event, &ctx, now).await?;
+                if stored == events::Stored::New {
+                    let (process_id, process_type, user_id, identity_verification_id) = seen;
+                    processes::touch(
+                        &db,
+                        processes::ProcessSeen {
+                            process_id: &process_id,
+                            process_type: process_type.as_deref(),
+                            user_id: user_id.as_deref(),
+                            identity_verification_id: identity_verification_id.as_deref(),
+                            callback: "process_event",
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+                Ok::<_, ApiError>(stored)
+            })
+        })
         .await?;
-    }
     tracing::info!(
         duplicate = stored == events::Stored::Duplicate,
         "event received"

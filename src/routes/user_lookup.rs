@@ -75,15 +75,24 @@ pub async fn user_lookup(
                             settings.lookup.prospect_prefix,
                             uuid::Uuid::new_v4()
                         );
-                        prospects::get_or_create(
-                            &state.db,
-                            &query.digest(),
-                            &candidate,
-                            &req.process_id,
-                            &ctx,
-                            now,
-                        )
-                        .await?
+                        let (digest, process_id, ctx) =
+                            (query.digest(), req.process_id.clone(), ctx.clone());
+                        state
+                            .writer
+                            .write(move |db| {
+                                Box::pin(async move {
+                                    prospects::get_or_create(
+                                        &db,
+                                        &digest,
+                                        &candidate,
+                                        &process_id,
+                                        &ctx,
+                                        now,
+                                    )
+                                    .await
+                                })
+                            })
+                            .await?
                     }
                 },
             }
@@ -96,27 +105,41 @@ pub async fn user_lookup(
 
     let consent_required =
         !consents::all_approved(&state.db, &user_id, &settings.consent.required_types).await?;
-    processes::touch(
-        &state.db,
-        processes::ProcessSeen {
-            process_id: &req.process_id,
-            process_type: req.process_type.as_deref(),
-            user_id: Some(&user_id),
-            identity_verification_id: None,
-            callback: "user_lookup",
-        },
-        now,
-    )
-    .await?;
-    if fallback_address_allowed
-        && let Some(email) = req
-            .identification
-            .as_ref()
-            .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute))
-    {
-        contacts::remember(&state.db, &req.process_id, &user_id, &email, &ctx, now).await?;
+    // The OTP fallback address, when this user may receive the OTP at an address the
+    // identification carries.
+    let fallback_email = req
+        .identification
+        .as_ref()
+        .filter(|_| fallback_address_allowed)
+        .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
+    let remembered = fallback_email.as_deref().map(mask_address);
+    let (process_id, process_type, stored_user) = (req.process_id, req.process_type, user_id.clone());
+    state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                processes::touch(
+                    &db,
+                    processes::ProcessSeen {
+                        process_id: &process_id,
+                        process_type: process_type.as_deref(),
+                        user_id: Some(&stored_user),
+                        identity_verification_id: None,
+                        callback: "user_lookup",
+                    },
+                    now,
+                )
+                .await?;
+                if let Some(email) = fallback_email {
+                    contacts::remember(&db, &process_id, &stored_user, &email, &ctx, now).await?;
+                }
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    if let Some(destination) = remembered {
         tracing::info!(
-            destination = %mask_address(&email),
+            destination = %destination,
             "OTP fallback address taken from the identification"
         );
     }

@@ -1,0 +1,217 @@
+//! The write path of the callbacks: each unit of work runs in a transaction and is
+//! acknowledged only after that transaction committed.
+//!
+//! A unit gets a [`DatabaseExecutor`]. On PostgreSQL and MySQL that is the pool itself,
+//! in the caller's task: the unit's statements autocommit, exactly as if it had been
+//! called on the pool, and a unit that needs several writes to be atomic opens its own
+//! transaction with `begin()`. SQLite has a single writer lock: many pooled connections racing for it sleep in
+//! SQLite's busy handler, and a connection held by a request task waits whenever the actix
+//! worker thread is busy with other requests. So on SQLite the units go to one **group
+//! commit** writer instead: a dedicated thread with its own connection takes every unit
+//! queued while the previous batch ran, runs each inside a savepoint of one `BEGIN
+//! IMMEDIATE` transaction (its own `begin()` nests a savepoint), commits once, and only
+//! then answers each caller. A unit that
+//! fails is rolled back to its savepoint and fails alone; a commit that fails fails the
+//! whole batch, so no caller is ever told "stored" for a row that is not.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::configuration::Settings;
+
+/// Most units in one commit: bounds the time the write lock is held and the latency a
+/// batch adds to its first unit.
+const MAX_BATCH: usize = 128;
+/// Units waiting for the writer; a caller waits (back-pressure) when it is full.
+const QUEUE: usize = 1024;
+
+/// Boxed future borrowing the executor.
+pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
+
+/// Tells a queued unit how its batch ended: `None` when it committed.
+type Finish = Box<dyn FnOnce(Option<&DbErr>) + Send>;
+/// A queued unit: run in the batch's transaction, or `None` when the batch could not start.
+type Queued = Box<
+    dyn for<'c> FnOnce(
+            Option<&'c DatabaseTransaction>,
+        ) -> Pin<Box<dyn Future<Output = Finish> + Send + 'c>>
+        + Send,
+>;
+
+/// Runs units of write work; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    /// Each unit on the shared pool.
+    Pool(DatabaseConnection),
+    /// Units queued to the group-commit thread.
+    Batched(mpsc::Sender<Queued>),
+}
+
+impl Writer {
+    /// A writer for `pool`'s database: the group-commit thread (with its own connection)
+    /// for SQLite, the pool itself otherwise.
+    ///
+    /// # Errors
+    /// When the writer's connection cannot be opened.
+    pub async fn start(settings: &Settings, pool: &DatabaseConnection) -> anyhow::Result<Self> {
+        if pool.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+            return Ok(Self {
+                inner: Inner::Pool(pool.clone()),
+            });
+        }
+        let settings = settings.clone();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::Error::new(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match super::connect_with(&settings, 1).await {
+                        Ok(db) => {
+                            let _ = ready_tx.send(Ok(()));
+                            run(db.clone(), rx).await;
+                            let _ = db.close().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        ready_rx
+            .await
+            .map_err(|_| anyhow::anyhow!("the database writer thread stopped while starting"))??;
+        Ok(Self {
+            inner: Inner::Batched(tx),
+        })
+    }
+
+    /// Runs `unit` and returns its value once what it wrote is committed. On SQLite an
+    /// error from `unit` rolls back everything it wrote, and only that.
+    ///
+    /// # Errors
+    /// The unit's own error, or the database's when the batch cannot start or commit.
+    pub async fn write<T, E, F>(&self, unit: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'c> FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + 'static,
+    {
+        match &self.inner {
+            Inner::Pool(db) => unit(DatabaseExecutor::Connection(db)).await,
+            Inner::Batched(queue) => {
+                let (done_tx, done_rx) = oneshot::channel();
+                let queued: Queued = Box::new(move |txn| {
+                    Box::pin(async move {
+                        let outcome = match txn {
+                            Some(txn) => Some(in_savepoint(txn, unit).await),
+                            None => None,
+                        };
+                        Box::new(move |commit: Option<&DbErr>| {
+                            let result = match (outcome, commit) {
+                                (Some(Err(e)), _) => Err(e),
+                                (Some(Ok(value)), None) => Ok(value),
+                                (_, Some(e)) => Err(commit_failed(e).into()),
+                                (None, None) => Err(stopped().into()),
+                            };
+                            let _ = done_tx.send(result);
+                        }) as Finish
+                    })
+                });
+                queue.send(queued).await.map_err(|_| stopped())?;
+                done_rx.await.map_err(|_| E::from(stopped()))?
+            }
+        }
+    }
+}
+
+/// The unit inside a savepoint, so that its failure undoes only its own writes.
+async fn in_savepoint<T, E, F>(txn: &DatabaseTransaction, unit: F) -> Result<T, E>
+where
+    E: From<DbErr>,
+    F: for<'c> FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E>,
+{
+    let savepoint = txn.begin().await?;
+    match unit(DatabaseExecutor::Transaction(&savepoint)).await {
+        Ok(value) => {
+            savepoint.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // A failed rollback leaves the outer transaction broken; its commit then fails
+            // and reports that to every unit of the batch.
+            let _ = savepoint.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let size = batch.len();
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let txn = match db.begin_with_options(options).await {
+            Ok(txn) => txn,
+            Err(e) => {
+                tracing::error!(error = %e, units = size, "could not start the write transaction");
+                for unit in batch.drain(..) {
+                    unit(None).await(Some(&e));
+                }
+                continue;
+            }
+        };
+        let mut finishes = Vec::with_capacity(size);
+        for unit in batch.drain(..) {
+            finishes.push(unit(Some(&txn)).await);
+        }
+        match txn.commit().await {
+            Ok(()) => finishes.into_iter().for_each(|finish| finish(None)),
+            Err(e) => {
+                tracing::error!(error = %e, units = size, "the write transaction did not commit");
+                finishes.into_iter().for_each(|finish| finish(Some(&e)));
+            }
+        }
+    }
+}
+
+fn stopped() -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(
+        "the database writer is not running".into(),
+    ))
+}
+
+/// Every unit of a batch that failed to start or commit gets its own copy of the cause, classified
+/// like the original (unavailable database, or unexpected).
+fn commit_failed(e: &DbErr) -> DbErr {
+    if super::is_unavailable(e) {
+        DbErr::Conn(RuntimeErr::Internal(format!("commit failed: {e}")))
+    } else {
+        DbErr::Custom(format!("commit failed: {e}"))
+    }
+}
