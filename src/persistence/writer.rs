@@ -215,3 +215,134 @@ fn commit_failed(e: &DbErr) -> DbErr {
         DbErr::Custom(format!("commit failed: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    async fn sqlite(dir: &std::path::Path) -> (Settings, DatabaseConnection) {
+        let mut settings = Settings::default();
+        settings.database.url = Some(SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("writer.sqlite").display()
+        )));
+        let pool = super::super::connect(&settings).await.unwrap();
+        for sql in [
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE row (n INTEGER PRIMARY KEY, parent INTEGER \
+             REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)",
+        ] {
+            pool.execute_unprepared(sql).await.unwrap();
+        }
+        (settings, pool)
+    }
+
+    async fn insert(db: &impl ConnectionTrait, n: i64, parent: Option<i64>) -> Result<(), DbErr> {
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "INSERT INTO row (n, parent) VALUES (?, ?)",
+            [n.into(), parent.into()],
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    async fn stored(pool: &DatabaseConnection) -> Vec<i64> {
+        pool.query_all_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT n FROM row ORDER BY n",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+        .collect()
+    }
+
+    /// Many concurrent units end up in shared batches; a unit that fails after writing
+    /// leaves nothing behind and does not take its batch-mates down.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_unit_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        assert!(matches!(writer.inner, Inner::Batched(_)));
+        let units = (0..200i64).map(|n| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |db| {
+                        Box::pin(async move {
+                            insert(&db, n, None).await?;
+                            if n % 7 == 3 {
+                                // Fails after its first write.
+                                insert(&db, n, None).await?;
+                            }
+                            Ok::<_, DbErr>(n)
+                        })
+                    })
+                    .await
+            })
+        });
+        let results = futures_util::future::join_all(units).await;
+        let acknowledged: Vec<i64> = results
+            .into_iter()
+            .map(|r| r.unwrap())
+            .filter_map(Result::ok)
+            .collect();
+        let expected: Vec<i64> = (0..200).filter(|n| n % 7 != 3).collect();
+        let mut sorted = acknowledged.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected);
+        assert_eq!(stored(&pool).await, expected);
+    }
+
+    /// A batch whose commit fails (a deferred foreign key, checked only at COMMIT) answers
+    /// an error to every unit in it: acknowledged and stored are the same set.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        let units = (0..100i64).map(|n| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let parent = (n == 50).then_some(999);
+                let result = writer
+                    .write(move |db| Box::pin(async move { insert(&db, n, parent).await }))
+                    .await;
+                (n, result)
+            })
+        });
+        let mut acknowledged = Vec::new();
+        for joined in futures_util::future::join_all(units).await {
+            let (n, result) = joined.unwrap();
+            match result {
+                Ok(()) => acknowledged.push(n),
+                Err(e) => assert!(e.to_string().contains("commit failed"), "{e}"),
+            }
+        }
+        acknowledged.sort_unstable();
+        assert!(!acknowledged.contains(&50));
+        assert_eq!(stored(&pool).await, acknowledged);
+    }
+
+    #[tokio::test]
+    async fn a_writer_whose_thread_is_gone_answers_unavailable() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let writer = Writer {
+            inner: Inner::Batched(tx),
+        };
+        let err = writer
+            .write(|_| Box::pin(async { Ok::<_, DbErr>(()) }))
+            .await
+            .unwrap_err();
+        assert!(super::super::is_unavailable(&err));
+    }
+}
