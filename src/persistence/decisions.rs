@@ -91,3 +91,20 @@ pub async fn find(
         .one(db)
         .await
 }
+
+/// Every decision taken for this identity verification at this decision point (usually
+/// none; a few when the call was repeated with other data).
+///
+/// # Errors
+/// Database errors.
+pub async fn for_call(
+    db: &impl ConnectionTrait,
+    identity_verification_id: &str,
+    decision_point: &str,
+) -> Result<Vec<decision::Model>, DbErr> {
+    decision::Entity::find()
+        .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
+        .filter(decision::Column::DecisionPoint.eq(decision_point))
+        .all(db)
+        .await
+}

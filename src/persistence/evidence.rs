@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::evidence;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait, Value,
 };
 
 use crate::configuration::EvidenceStorage;
@@ -65,7 +65,6 @@ pub async fn insert(
             write_file(dir, &name, &e.bytes).await?;
             (None, Some(name), "folder")
         }
-        // The bytes move into the row: no copy of megabytes per image.
         _ => (Some(e.bytes), None, "database"),
     };
     let model = evidence::ActiveModel {
@@ -79,15 +78,26 @@ pub async fn insert(
         size_bytes: Set(size),
         sha256: Set(e.sha256.to_owned()),
         storage: Set(storage_name.to_owned()),
-        data: Set(data),
+        // Bound below: building the statement would copy the value.
+        data: Set(None),
         file_name: Set(file_name),
         created_at: Set(now),
         correlation_id: Set(ctx.correlation_id.clone()),
         request_id: Set(ctx.request_id.clone()),
         ..Default::default()
     };
-    evidence::Entity::insert(model)
-        .exec_without_returning(db)
+    let mut statement = evidence::Entity::insert(model).build(db.get_database_backend());
+    if let Some(bytes) = data {
+        // The image moves into the statement's one blob parameter: megabytes are not
+        // copied while the statement is built.
+        let slot = statement
+            .values
+            .as_mut()
+            .and_then(|values| values.0.iter_mut().find(|v| matches!(v, Value::Bytes(_))))
+            .context("the evidence statement has no blob parameter")?;
+        *slot = Value::Bytes(Some(bytes));
+    }
+    db.execute_raw(statement)
         .await
         .context("Failed to store decision evidence")?;
     Ok(())

@@ -46,12 +46,8 @@ pub async fn consent_text(
         text.language.clone(),
         text.version.clone(),
     );
-    let (process_id, process_type, user_id, language) = (
-        req.process_id,
-        req.process_type,
-        req.user_id,
-        req.language,
-    );
+    let (process_id, process_type, user_id, language) =
+        (req.process_id, req.process_type, req.user_id, req.language);
     state
         .writer
         .write(move |db| {

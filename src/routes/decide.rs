@@ -47,6 +47,23 @@ struct CallIds {
 }
 
 impl DecisionRequest {
+    /// Whether the call carries any image data to decode.
+    fn carries_images(&self) -> bool {
+        match self {
+            Self::Evaluate(req) => req
+                .document_check_result
+                .iter()
+                .flat_map(|c| c.documents.iter().flatten())
+                .flat_map(|d| d.images.iter().flatten())
+                .any(|i| i.data.as_ref().is_some_and(|d| !d.is_empty())),
+            Self::Approve(req) => req
+                .presence_check_result
+                .as_ref()
+                .and_then(|p| p.frame.as_ref())
+                .is_some_and(|f| !f.is_empty()),
+        }
+    }
+
     fn ids(&self) -> CallIds {
         let status = |s: Option<CheckStatus>| s.map(|s| s.as_str().to_owned());
         match self {
@@ -116,36 +133,34 @@ pub async fn decide(
     let now = state.clock.now();
     let ids = request.ids();
     let point = ids.point.as_str();
-    // A re-call for a verification under review: WAIT while open, the resolution after.
-    if let Some(answer) =
-        review::existing_answer(&state.db, &ids.identity_verification_id, point).await?
-    {
-        tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
-        return Ok(answer);
-    }
     let input_digest = request
         .digest()
         .map_err(|e| ApiError::Unexpected(e.into()))?;
-    if let Some(stored) = decisions::find(
-        &state.db,
-        &ids.identity_verification_id,
-        point,
-        &input_digest,
-    )
-    .await?
-    {
-        tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
-        let settings = state.settings.clone();
-        let stored = state
-            .writer
-            .write(move |db| {
-                Box::pin(async move {
-                    record_seen(&db, &settings, &ids, &stored, now).await?;
-                    Ok::<_, ApiError>(stored)
+    // A review case exists only for a verification already decided here, so a first call
+    // (the usual one) costs one look-up.
+    let earlier = decisions::for_call(&state.db, &ids.identity_verification_id, point).await?;
+    if !earlier.is_empty() {
+        // A re-call for a verification under review: WAIT while open, the resolution after.
+        if let Some(answer) =
+            review::existing_answer(&state.db, &ids.identity_verification_id, point).await?
+        {
+            tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
+            return Ok(answer);
+        }
+        if let Some(stored) = earlier.into_iter().find(|d| d.input_digest == input_digest) {
+            tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
+            let settings = state.settings.clone();
+            let stored = state
+                .writer
+                .write(move |db| {
+                    Box::pin(async move {
+                        record_seen(&db, &settings, &ids, &stored, now).await?;
+                        Ok::<_, ApiError>(stored)
+                    })
                 })
-            })
-            .await?;
-        return Ok(answer(stored));
+                .await?;
+            return Ok(answer(stored));
+        }
     }
 
     let registry = customers::find_by_user_id(&state.db, &ids.user_id)
@@ -161,10 +176,17 @@ pub async fn decide(
     };
     let today = now.date_naive();
     // Base64 decoding of megabytes of images is CPU work: keep it off the async workers.
-    let prepared = web::block(move || prepare(request, registry.as_ref(), limits, today))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("image checks did not finish: {e}")))?
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    // A call without image data is prepared in place (a thread hop would cost more).
+    let prepared = if request.carries_images() {
+        web::block(move || prepare(request, registry.as_ref(), limits, today))
+            .await
+            .map_err(|e| {
+                ApiError::Unexpected(anyhow::anyhow!("image checks did not finish: {e}"))
+            })?
+    } else {
+        prepare(request, registry.as_ref(), limits, today)
+    }
+    .map_err(|e| ApiError::Unexpected(e.into()))?;
 
     let mut verdict = state
         .decider

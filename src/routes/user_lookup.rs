@@ -113,7 +113,8 @@ pub async fn user_lookup(
         .filter(|_| fallback_address_allowed)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
     let remembered = fallback_email.as_deref().map(mask_address);
-    let (process_id, process_type, stored_user) = (req.process_id, req.process_type, user_id.clone());
+    let (process_id, process_type, stored_user) =
+        (req.process_id, req.process_type, user_id.clone());
     state
         .writer
         .write(move |db| {
