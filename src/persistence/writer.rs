@@ -15,7 +15,10 @@
 //! whole batch, so no caller is ever told "stored" for a row that is not.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+
+use futures_util::FutureExt;
 
 use sea_orm::{
     DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
@@ -107,6 +110,14 @@ impl Writer {
         })
     }
 
+    /// False when the group-commit thread has stopped (every write would fail).
+    pub fn is_running(&self) -> bool {
+        match &self.inner {
+            Inner::Pool(_) => true,
+            Inner::Batched(queue) => !queue.is_closed(),
+        }
+    }
+
     /// Runs `unit` and returns its value once what it wrote is committed. On SQLite an
     /// error from `unit` rolls back everything it wrote, and only that.
     ///
@@ -187,10 +198,31 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             }
         };
         let mut finishes = Vec::with_capacity(size);
+        let mut panicked = 0;
         for unit in batch.drain(..) {
-            finishes.push(unit(Some(&txn)).await);
+            // A unit that panics must not take the writer thread down with it. Its caller
+            // sees its reply channel dropped ("writer not running", 503).
+            match AssertUnwindSafe(unit(Some(&txn))).catch_unwind().await {
+                Ok(finish) => finishes.push(finish),
+                Err(_) => panicked += 1,
+            }
         }
-        match txn.commit().await {
+        let outcome = if panicked > 0 {
+            // What the panicking unit left in the transaction is unknown: nothing of this
+            // batch is kept, and every unit is told so.
+            tracing::error!(
+                units = size,
+                panicked,
+                "a write unit panicked; batch rolled back"
+            );
+            let _ = txn.rollback().await;
+            Err(DbErr::Custom(
+                "a unit of the same batch failed unexpectedly".into(),
+            ))
+        } else {
+            txn.commit().await
+        };
+        match outcome {
             Ok(()) => finishes.into_iter().for_each(|finish| finish(None)),
             Err(e) => {
                 tracing::error!(error = %e, units = size, "the write transaction did not commit");
@@ -332,6 +364,34 @@ mod tests {
         assert_eq!(stored(&pool).await, acknowledged);
     }
 
+    /// A panicking unit fails its whole batch (nothing of it is committed) but the writer
+    /// keeps serving the next ones.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_unit_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        let err = writer
+            .write(|db| {
+                Box::pin(async move {
+                    insert(&db, 1, None).await?;
+                    if db.get_database_backend() == DatabaseBackend::Sqlite {
+                        panic!("a bug in a unit");
+                    }
+                    Ok::<_, DbErr>(())
+                })
+            })
+            .await
+            .unwrap_err();
+        assert!(super::super::is_unavailable(&err), "{err}");
+        assert!(writer.is_running());
+        writer
+            .write(|db| Box::pin(async move { insert(&db, 2, None).await }))
+            .await
+            .unwrap();
+        assert_eq!(stored(&pool).await, vec![2]);
+    }
+
     #[tokio::test]
     async fn a_writer_whose_thread_is_gone_answers_unavailable() {
         let (tx, rx) = mpsc::channel(1);
@@ -339,6 +399,7 @@ mod tests {
         let writer = Writer {
             inner: Inner::Batched(tx),
         };
+        assert!(!writer.is_running());
         let err = writer
             .write(|_| Box::pin(async { Ok::<_, DbErr>(()) }))
             .await

@@ -20,8 +20,8 @@ pub async fn live() -> web::Json<HealthStatus> {
     web::Json(HealthStatus { status: "UP" })
 }
 
-/// Readiness: the database answers and, on SQLite, can take the write lock. 503 with the
-/// error body when it cannot.
+/// Readiness: the database answers and, on SQLite, can take the write lock, and the
+/// group-commit writer is running. 503 with the error body when not.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, body = HealthStatus),
     (status = 503, description = "Database unavailable", body = ErrorBody),
@@ -31,6 +31,11 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<HealthStatus>
     persistence::ping(&state.db, state.settings.database.sqlite_busy_timeout_ms)
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?;
+    if !state.writer.is_running() {
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "the database writer is not running"
+        )));
+    }
     Ok(web::Json(HealthStatus { status: "UP" }))
 }
 
