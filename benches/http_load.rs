@@ -5,14 +5,17 @@
 //! Prints a table; not part of the tests' pass/fail.
 //!
 //! Settings: `BENCH_SECONDS` (default 5), `BENCH_CONCURRENCY` (default 64),
-//! `BENCH_DB_CONNECTIONS`, `BENCH_ONLY` (comma-separated scenario names).
+//! `BENCH_DB_CONNECTIONS`, `BENCH_ONLY` (comma-separated scenario names),
+//! `BENCH_DATABASE_URL` (a PostgreSQL or MySQL server instead of a SQLite file).
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{LoadReport, env_or, run, spawn_baseline, spawn_service};
+use common::{
+    LoadReport, bench_database, drop_bench_database, env_or, run, spawn_baseline, spawn_service,
+};
 use serde_json::json;
 
 fn main() {
@@ -24,7 +27,9 @@ fn main() {
     // `BENCH_ONLY=/consent/text,/user/lookup`: only the scenarios whose name contains one
     // of these (the baseline always runs).
     let only: String = env_or("BENCH_ONLY", String::new());
-    let service = spawn_service(dir.path(), move |s| {
+    let (database, made) = bench_database(dir.path());
+    let backend = database.split(':').next().unwrap_or_default().to_owned();
+    let service = spawn_service(database, move |s| {
         if connections > 0 {
             s.database.max_connections = connections;
         }
@@ -149,7 +154,9 @@ fn main() {
         reports
     });
 
-    println!("\n{concurrency} connections, {seconds} s per scenario, SQLite (WAL), loopback\n");
+    println!(
+        "\n{concurrency} connections, {seconds} s per scenario, database: {backend}, loopback\n"
+    );
     println!("{}", LoadReport::header());
     for r in &reports {
         println!("{}", r.row());
@@ -163,4 +170,5 @@ fn main() {
             r.throughput / base
         );
     }
+    drop_bench_database(made);
 }

@@ -72,14 +72,68 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Starts the real service on port 0 (temp SQLite unless `url` is given) in its own
-/// thread; returns its base URL. Logs go to a sink through the real JSON formatter.
-pub fn spawn_service(
-    dir: &std::path::Path,
-    configure: impl FnOnce(&mut Settings) + Send + 'static,
-) -> String {
+/// The database a bench runs against: a fresh SQLite file in `dir`, or, when
+/// `BENCH_DATABASE_URL` names a PostgreSQL or MySQL server (`postgres://…/db`), a new
+/// `oa_bench_<uuid>` database on it. Returns the URL and the database to drop afterwards.
+pub fn bench_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    let Ok(admin_url) = std::env::var("BENCH_DATABASE_URL") else {
+        return (
+            format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
+            None,
+        );
+    };
+    let name = format!("oa_bench_{}", uuid::Uuid::new_v4().simple());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            use sea_orm::ConnectionTrait;
+            let admin = sea_orm::Database::connect(admin_url.as_str())
+                .await
+                .expect("BENCH_DATABASE_URL must be reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the bench database");
+            let _ = admin.close().await;
+        });
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("URL with a database name");
+    (format!("{base}/{name}"), Some((admin_url.clone(), name)))
+}
+
+/// Drops a database made by [`bench_database`] (best effort).
+pub fn drop_bench_database(made: Option<(String, String)>) {
+    let Some((admin_url, name)) = made else {
+        return;
+    };
+    let force = if admin_url.starts_with("postgres") {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
+    let _ = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| {
+            rt.block_on(async {
+                use sea_orm::ConnectionTrait;
+                if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+}
+
+/// Starts the real service on port 0 against `db` in its own thread; returns its base
+/// URL. Logs go to a sink through the real JSON formatter.
+pub fn spawn_service(db: String, configure: impl FnOnce(&mut Settings) + Send + 'static) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
-    let db = format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display());
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let mut s = Settings::default();
