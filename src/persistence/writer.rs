@@ -39,11 +39,13 @@ pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>
 
 /// Tells a queued unit how its batch ended: `None` when it committed.
 type Finish = Box<dyn FnOnce(Option<&DbErr>) + Send>;
-/// A queued unit: run in the batch's transaction, or `None` when the batch could not start.
+/// A queued unit: run in the batch's transaction (inside a savepoint unless it is the
+/// batch's only unit), or `None` when the batch could not start. Answers how to finish it
+/// and whether it failed.
 type Queued = Box<
     dyn for<'c> FnOnce(
-            Option<&'c DatabaseTransaction>,
-        ) -> Pin<Box<dyn Future<Output = Finish> + Send + 'c>>
+            Option<(&'c DatabaseTransaction, bool)>,
+        ) -> Pin<Box<dyn Future<Output = (Finish, bool)> + Send + 'c>>
         + Send,
 >;
 
@@ -136,10 +138,14 @@ impl Writer {
                 let queued: Queued = Box::new(move |txn| {
                     Box::pin(async move {
                         let outcome = match txn {
-                            Some(txn) => Some(in_savepoint(txn, unit).await),
+                            Some((txn, true)) => Some(in_savepoint(txn, unit).await),
+                            Some((txn, false)) => {
+                                Some(unit(DatabaseExecutor::Transaction(txn)).await)
+                            }
                             None => None,
                         };
-                        Box::new(move |commit: Option<&DbErr>| {
+                        let failed = matches!(outcome, Some(Err(_)));
+                        let finish = Box::new(move |commit: Option<&DbErr>| {
                             let result = match (outcome, commit) {
                                 (Some(Err(e)), _) => Err(e),
                                 (Some(Ok(value)), None) => Ok(value),
@@ -147,7 +153,8 @@ impl Writer {
                                 (None, None) => Err(stopped().into()),
                             };
                             let _ = done_tx.send(result);
-                        }) as Finish
+                        }) as Finish;
+                        (finish, failed)
                     })
                 });
                 queue.send(queued).await.map_err(|_| stopped())?;
@@ -192,22 +199,35 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             Err(e) => {
                 tracing::error!(error = %e, units = size, "could not start the write transaction");
                 for unit in batch.drain(..) {
-                    unit(None).await(Some(&e));
+                    unit(None).await.0(Some(&e));
                 }
                 continue;
             }
         };
+        // A unit alone in its batch needs no savepoint: if it fails, the whole transaction
+        // is rolled back (two statements fewer when the writer is not busy).
+        let savepoints = size > 1;
         let mut finishes = Vec::with_capacity(size);
         let mut panicked = 0;
+        let mut alone_failed = false;
         for unit in batch.drain(..) {
             // A unit that panics must not take the writer thread down with it. Its caller
             // sees its reply channel dropped ("writer not running", 503).
-            match AssertUnwindSafe(unit(Some(&txn))).catch_unwind().await {
-                Ok(finish) => finishes.push(finish),
+            match AssertUnwindSafe(unit(Some((&txn, savepoints))))
+                .catch_unwind()
+                .await
+            {
+                Ok((finish, failed)) => {
+                    alone_failed = failed && !savepoints;
+                    finishes.push(finish);
+                }
                 Err(_) => panicked += 1,
             }
         }
-        let outcome = if panicked > 0 {
+        let outcome = if alone_failed {
+            // The unit's own error is its answer; nothing of it is kept.
+            txn.rollback().await
+        } else if panicked > 0 {
             // What the panicking unit left in the transaction is unknown: nothing of this
             // batch is kept, and every unit is told so.
             tracing::error!(
@@ -332,6 +352,30 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, expected);
         assert_eq!(stored(&pool).await, expected);
+    }
+
+    /// One unit at a time (each alone in its batch, so without a savepoint): a failure
+    /// still leaves nothing of that unit behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_alone_in_its_batch_is_all_or_nothing_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        for n in 0..6i64 {
+            let result = writer
+                .write(move |db| {
+                    Box::pin(async move {
+                        insert(&db, n, None).await?;
+                        if n % 2 == 1 {
+                            insert(&db, n, None).await?;
+                        }
+                        Ok::<_, DbErr>(())
+                    })
+                })
+                .await;
+            assert_eq!(result.is_ok(), n % 2 == 0, "unit {n}: {result:?}");
+        }
+        assert_eq!(stored(&pool).await, vec![0, 2, 4]);
     }
 
     /// A batch whose commit fails (a deferred foreign key, checked only at COMMIT) answers
