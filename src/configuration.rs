@@ -75,6 +75,18 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
     /// SQLite only: how long a write waits for another writer's lock before failing (503).
     pub sqlite_busy_timeout_ms: u64,
+    /// SQLite only: `full` syncs the WAL to disk at every commit, so an acknowledged write
+    /// survives a power loss; `normal` survives a crash of the process but not of the
+    /// machine.
+    pub sqlite_synchronous: SqliteSync,
+}
+
+/// SQLite's `synchronous` setting in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Full,
+    Normal,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -424,6 +436,7 @@ impl Default for Settings {
                 acquire_timeout_secs: 3,
                 migrate_on_start: true,
                 sqlite_busy_timeout_ms: 5000,
+                sqlite_synchronous: SqliteSync::Full,
             },
             auth: AuthSettings {
                 enabled: true,

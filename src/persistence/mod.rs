@@ -27,19 +27,22 @@ use sea_orm::{
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
-use crate::configuration::Settings;
+use crate::configuration::{Settings, SqliteSync};
 
 /// Opens the connection pool (creating the SQLite file and its folder when needed).
 ///
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    connect_with(settings, settings.database.max_connections).await
+    connect_with(settings, settings.database.max_connections, false).await
 }
 
+/// `writer`: the group-commit writer's connection, which checkpoints the WAL itself after
+/// answering its callers rather than inside a commit.
 async fn connect_with(
     settings: &Settings,
     max_connections: u32,
+    writer: bool,
 ) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
     if let Some(path) = sqlite_path(&url)
@@ -50,6 +53,10 @@ async fn connect_with(
             .with_context(|| format!("Failed to create folder {}", parent.display()))?;
     }
     let busy_timeout = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
+    let synchronous = match settings.database.sqlite_synchronous {
+        SqliteSync::Full => SqliteSynchronous::Full,
+        SqliteSync::Normal => SqliteSynchronous::Normal,
+    };
     let embedded = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
     options
@@ -65,10 +72,16 @@ async fn connect_with(
         // WAL lets readers proceed during a write; the busy timeout makes concurrent
         // writers wait for the lock instead of failing at once.
         .map_sqlx_sqlite_opts(move |o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+            let o = o
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
                 .busy_timeout(busy_timeout)
-                .foreign_keys(true)
+                .foreign_keys(true);
+            if writer {
+                o.pragma("wal_autocheckpoint", "0")
+            } else {
+                o
+            }
         });
     Database::connect(options)
         .await
@@ -90,7 +103,7 @@ fn sqlite_path(url: &str) -> Option<String> {
 /// When the lock cannot be taken or a migration fails.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     // Session locks need one connection for lock, migrations and unlock.
-    let db = connect_with(settings, 1).await?;
+    let db = connect_with(settings, 1, false).await?;
     let backend = db.get_database_backend();
     let (lock, unlock) = match backend {
         DatabaseBackend::Postgres => (

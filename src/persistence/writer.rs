@@ -21,7 +21,7 @@ use std::pin::Pin;
 use futures_util::FutureExt;
 
 use sea_orm::{
-    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +33,8 @@ use crate::configuration::Settings;
 const MAX_BATCH: usize = 128;
 /// Units waiting for the writer; a caller waits (back-pressure) when it is full.
 const QUEUE: usize = 1024;
+/// Under sustained load, checkpoint the WAL at least once per this many batches.
+const CHECKPOINT_EVERY: u32 = 32;
 
 /// Boxed future borrowing the executor.
 pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
@@ -92,7 +94,7 @@ impl Writer {
                     }
                 };
                 runtime.block_on(async move {
-                    match super::connect_with(&settings, 1).await {
+                    match super::connect_with(&settings, 1, true).await {
                         Ok(db) => {
                             let _ = ready_tx.send(Ok(()));
                             run(db.clone(), rx).await;
@@ -188,6 +190,7 @@ where
 /// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
 async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batches = 0u32;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let size = batch.len();
         let options = TransactionOptions {
@@ -247,6 +250,20 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             Err(e) => {
                 tracing::error!(error = %e, units = size, "the write transaction did not commit");
                 finishes.into_iter().for_each(|finish| finish(Some(&e)));
+            }
+        }
+        // The WAL is copied back into the database file here, after the callers have their
+        // answers, instead of inside a commit (SQLite's automatic checkpoint is off on this
+        // connection): when the writer is idle, or every CHECKPOINT_EVERY batches under
+        // sustained load so that the WAL stays bounded. PASSIVE never waits for readers.
+        batches += 1;
+        if queue.is_empty() || batches >= CHECKPOINT_EVERY {
+            batches = 0;
+            if let Err(e) = db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next batch");
             }
         }
     }
