@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ChildService, PASSWORD, USER, env_or, free_port, print_table};
+use common::{
+    ChildService, PASSWORD, USER, create_database, drop_database, env_or, free_port, print_table,
+};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -55,31 +57,17 @@ impl Backend {
     }
 
     async fn postgres(admin_url: &str) -> Option<Self> {
-        let admin = Database::connect(admin_url).await.ok()?;
-        let name = format!("oa_fault_{}", uuid::Uuid::new_v4().simple());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .ok()?;
-        let _ = admin.close().await;
-        let (base, _) = admin_url.rsplit_once('/')?;
+        let (url, name) = create_database(admin_url, "oa_fault").await?;
         Some(Self {
             name: "PostgreSQL",
-            url: format!("{base}/{name}"),
+            url,
             postgres: Some((admin_url.to_owned(), name)),
         })
     }
 
     async fn drop_database(&self) {
-        if let Some((admin_url, name)) = &self.postgres
-            && let Ok(admin) = Database::connect(admin_url.as_str()).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-                .await;
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+        if let Some((admin_url, name)) = &self.postgres {
+            drop_database(admin_url, name).await;
         }
     }
 }

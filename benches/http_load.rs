@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    LoadReport, bench_database, drop_bench_database, env_or, run, spawn_baseline, spawn_service,
+    LoadReport, create_database, drop_database, env_or, run, spawn_baseline, spawn_service,
 };
 use serde_json::json;
 
@@ -27,7 +27,27 @@ fn main() {
     // `BENCH_ONLY=/consent/text,/user/lookup`: only the scenarios whose name contains one
     // of these (the baseline always runs).
     let only: String = env_or("BENCH_ONLY", String::new());
-    let (database, made) = bench_database(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // `BENCH_DATABASE_URL=postgres://…/db`: a fresh database on that server, not SQLite.
+    let admin_url = std::env::var("BENCH_DATABASE_URL").ok();
+    let made = admin_url.as_deref().map(|url| {
+        runtime
+            .block_on(create_database(url, "oa_bench"))
+            .expect("BENCH_DATABASE_URL must be reachable")
+    });
+    let database = made.as_ref().map_or_else(
+        || {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.sqlite").display()
+            )
+        },
+        |(url, _)| url.clone(),
+    );
     let backend = database.split(':').next().unwrap_or_default().to_owned();
     let service = spawn_service(database, move |s| {
         if connections > 0 {
@@ -35,12 +55,6 @@ fn main() {
         }
     });
     let baseline = spawn_baseline();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
     type Body = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
     // Every callback, each request as the Onboarding Server would send it; ids that must be
     // distinct (consent decisions, evaluations, event ids) are distinct per request.
@@ -170,5 +184,7 @@ fn main() {
             r.throughput / base
         );
     }
-    drop_bench_database(made);
+    if let (Some(admin_url), Some((_, name))) = (&admin_url, &made) {
+        runtime.block_on(drop_database(admin_url, name));
+    }
 }

@@ -72,62 +72,41 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The database a bench runs against: a fresh SQLite file in `dir`, or, when
-/// `BENCH_DATABASE_URL` names a PostgreSQL or MySQL server (`postgres://…/db`), a new
-/// `oa_bench_<uuid>` database on it. Returns the URL and the database to drop afterwards.
-pub fn bench_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
-    let Ok(admin_url) = std::env::var("BENCH_DATABASE_URL") else {
-        return (
-            format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
-            None,
-        );
-    };
-    let name = format!("oa_bench_{}", uuid::Uuid::new_v4().simple());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(async {
-            use sea_orm::ConnectionTrait;
-            let admin = sea_orm::Database::connect(admin_url.as_str())
-                .await
-                .expect("BENCH_DATABASE_URL must be reachable");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create the bench database");
-            let _ = admin.close().await;
-        });
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("URL with a database name");
-    (format!("{base}/{name}"), Some((admin_url.clone(), name)))
+/// A fresh `<prefix>_<uuid>` database on the PostgreSQL or MySQL server of `admin_url`
+/// (`postgres://…/db`): its URL and its name, or `None` when the server cannot be reached.
+pub async fn create_database(admin_url: &str, prefix: &str) -> Option<(String, String)> {
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(admin_url).await.ok()?;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let created = admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await;
+    let _ = admin.close().await;
+    created.ok()?;
+    let (base, _) = admin_url.rsplit_once('/')?;
+    Some((format!("{base}/{name}"), name))
 }
 
-/// Drops a database made by [`bench_database`] (best effort).
-pub fn drop_bench_database(made: Option<(String, String)>) {
-    let Some((admin_url, name)) = made else {
+/// Drops a database made by [`create_database`] (best effort). On PostgreSQL, connections
+/// are allowed again first (a fault may have forbidden them) and any left are terminated.
+pub async fn drop_database(admin_url: &str, name: &str) {
+    use sea_orm::ConnectionTrait;
+    let Ok(admin) = sea_orm::Database::connect(admin_url).await else {
         return;
     };
-    let force = if admin_url.starts_with("postgres") {
-        " WITH (FORCE)"
+    if admin_url.starts_with("postgres") {
+        let _ = admin
+            .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .await;
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     } else {
-        ""
-    };
-    let _ = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map(|rt| {
-            rt.block_on(async {
-                use sea_orm::ConnectionTrait;
-                if let Ok(admin) = sea_orm::Database::connect(admin_url.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        });
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await;
+    }
+    let _ = admin.close().await;
 }
 
 /// Starts the real service on port 0 against `db` in its own thread; returns its base
