@@ -76,22 +76,6 @@ pub async fn insert_new(
     }
 }
 
-/// # Errors
-/// Database errors.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    identity_verification_id: &str,
-    decision_point: &str,
-    input_digest: &str,
-) -> Result<Option<decision::Model>, DbErr> {
-    decision::Entity::find()
-        .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
-        .filter(decision::Column::DecisionPoint.eq(decision_point))
-        .filter(decision::Column::InputDigest.eq(input_digest))
-        .one(db)
-        .await
-}
-
 /// Every decision taken for this identity verification at this decision point (usually
 /// none; a few when the call was repeated with other data).
 ///

@@ -1,18 +1,20 @@
-//! The write path of the callbacks: each unit of work runs in a transaction and is
-//! acknowledged only after that transaction committed.
+//! The write path of the callbacks: each unit of work is acknowledged only after what it
+//! wrote is committed.
 //!
-//! A unit gets a [`DatabaseExecutor`]. On PostgreSQL and MySQL that is the pool itself,
-//! in the caller's task: the unit's statements autocommit, exactly as if it had been
-//! called on the pool, and a unit that needs several writes to be atomic opens its own
-//! transaction with `begin()`. SQLite has a single writer lock: many pooled connections racing for it sleep in
+//! A unit gets a [`DatabaseExecutor`]. On PostgreSQL and MySQL that is the pool itself, in
+//! the caller's task: the unit's statements autocommit, exactly as if it had been called
+//! on the pool, and a unit that needs several writes to be atomic opens its own
+//! transaction with `begin()`.
+//!
+//! SQLite has a single writer lock: many pooled connections racing for it sleep in
 //! SQLite's busy handler, and a connection held by a request task waits whenever the actix
 //! worker thread is busy with other requests. So on SQLite the units go to one **group
 //! commit** writer instead: a dedicated thread with its own connection takes every unit
 //! queued while the previous batch ran, runs each inside a savepoint of one `BEGIN
 //! IMMEDIATE` transaction (its own `begin()` nests a savepoint), commits once, and only
-//! then answers each caller. A unit that
-//! fails is rolled back to its savepoint and fails alone; a commit that fails fails the
-//! whole batch, so no caller is ever told "stored" for a row that is not.
+//! then answers each caller. A unit that fails is rolled back to its savepoint and fails
+//! alone; a commit that fails fails the whole batch, so no caller is ever told "stored"
+//! for a row that is not.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -51,8 +51,7 @@ pub async fn consent_storage(
     if text_version.is_none() {
         tracing::warn!("consent decision for a text this process was never served");
     }
-    let (process_id, process_type, user_id, approved) =
-        (req.process_id, req.process_type, req.user_id, req.approved);
+    let approved = req.approved;
     let stored_type = consent_type.clone();
     state
         .writer
@@ -61,9 +60,9 @@ pub async fn consent_storage(
                 consents::record_decision(
                     &db,
                     consents::Decision {
-                        process_id: process_id.as_deref(),
-                        process_type: process_type.as_deref(),
-                        user_id: user_id.as_deref(),
+                        process_id: req.process_id.as_deref(),
+                        process_type: req.process_type.as_deref(),
+                        user_id: req.user_id.as_deref(),
                         consent_type: &stored_type,
                         approved,
                         text_version,
@@ -72,13 +71,13 @@ pub async fn consent_storage(
                     now,
                 )
                 .await?;
-                if let Some(process_id) = &process_id {
+                if let Some(process_id) = &req.process_id {
                     processes::touch(
                         &db,
                         processes::ProcessSeen {
                             process_id,
-                            process_type: process_type.as_deref(),
-                            user_id: user_id.as_deref(),
+                            process_type: req.process_type.as_deref(),
+                            user_id: req.user_id.as_deref(),
                             identity_verification_id: None,
                             callback: "consent_storage",
                         },

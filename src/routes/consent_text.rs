@@ -41,13 +41,12 @@ pub async fn consent_text(
         .consents
         .text(&req.consent_type, req.language.as_deref())
         .ok_or_else(|| ApiError::NotFound("unknown consentType".into()))?;
+    // What was served, owned: the write runs after this handler lets go of the catalogue.
     let served = (
         text.consent_type.clone(),
         text.language.clone(),
         text.version.clone(),
     );
-    let (process_id, process_type, user_id, language) =
-        (req.process_id, req.process_type, req.user_id, req.language);
     state
         .writer
         .write(move |db| {
@@ -56,11 +55,11 @@ pub async fn consent_text(
                 consents::record_served(
                     &db,
                     consents::TextServed {
-                        process_id: &process_id,
-                        process_type: process_type.as_deref(),
-                        user_id: user_id.as_deref(),
+                        process_id: &req.process_id,
+                        process_type: req.process_type.as_deref(),
+                        user_id: req.user_id.as_deref(),
                         consent_type,
-                        language_requested: language.as_deref(),
+                        language_requested: req.language.as_deref(),
                         language_served,
                         text_version,
                     },
@@ -71,9 +70,9 @@ pub async fn consent_text(
                 processes::touch(
                     &db,
                     processes::ProcessSeen {
-                        process_id: &process_id,
-                        process_type: process_type.as_deref(),
-                        user_id: user_id.as_deref(),
+                        process_id: &req.process_id,
+                        process_type: req.process_type.as_deref(),
+                        user_id: req.user_id.as_deref(),
                         identity_verification_id: None,
                         callback: "consent_text",
                     },

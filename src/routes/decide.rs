@@ -254,8 +254,10 @@ pub async fn decide(
                     Some(stored) => (stored, true),
                     // The identical call was decided concurrently: answer that decision.
                     None => (
-                        decisions::find(&db, &ids.identity_verification_id, point, &input_digest)
+                        decisions::for_call(&db, &ids.identity_verification_id, point)
                             .await?
+                            .into_iter()
+                            .find(|d| d.input_digest == input_digest)
                             .ok_or_else(|| {
                                 ApiError::Unexpected(anyhow::anyhow!(
                                     "decision vanished after a conflict"

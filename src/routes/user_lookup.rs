@@ -113,8 +113,7 @@ pub async fn user_lookup(
         .filter(|_| fallback_address_allowed)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
     let remembered = fallback_email.as_deref().map(mask_address);
-    let (process_id, process_type, stored_user) =
-        (req.process_id, req.process_type, user_id.clone());
+    let stored_user = user_id.clone();
     state
         .writer
         .write(move |db| {
@@ -122,8 +121,8 @@ pub async fn user_lookup(
                 processes::touch(
                     &db,
                     processes::ProcessSeen {
-                        process_id: &process_id,
-                        process_type: process_type.as_deref(),
+                        process_id: &req.process_id,
+                        process_type: req.process_type.as_deref(),
                         user_id: Some(&stored_user),
                         identity_verification_id: None,
                         callback: "user_lookup",
@@ -132,7 +131,8 @@ pub async fn user_lookup(
                 )
                 .await?;
                 if let Some(email) = fallback_email {
-                    contacts::remember(&db, &process_id, &stored_user, &email, &ctx, now).await?;
+                    contacts::remember(&db, &req.process_id, &stored_user, &email, &ctx, now)
+                        .await?;
                 }
                 Ok::<_, ApiError>(())
             })
