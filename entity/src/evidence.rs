@@ -11,7 +11,7 @@ pub struct Model {
     pub identity_verification_id: String,
     pub decision_point: String,
     pub process_id: String,
-    /// Where in the request: `document[0].image[1]` or `presenceCheckResult.frame`.
+    /// Where in the request: `documents[0].images[1]` or `presenceCheckResult.frame`.
     pub source: String,
     /// `FACE`, `DOCUMENT_FRONT_SIDE`, `DOCUMENT_BACK_SIDE`, `SELFIE`.
     pub image_type: Option<String>,

@@ -149,16 +149,23 @@ pub async fn list_for_verification(
         .await
 }
 
-/// One kept image with its bytes (read from the folder when stored there).
+/// One kept image of `identity_verification_id` with its bytes (read from the folder when
+/// stored there). `None` when no such image belongs to that verification: its bytes are
+/// then never read.
 ///
 /// # Errors
 /// Database or file-system errors.
 pub async fn load(
     db: &impl ConnectionTrait,
     id: i64,
+    identity_verification_id: &str,
     folder: Option<&Path>,
 ) -> anyhow::Result<Option<(evidence::Model, Vec<u8>)>> {
-    let Some(mut row) = evidence::Entity::find_by_id(id).one(db).await? else {
+    let Some(mut row) = evidence::Entity::find_by_id(id)
+        .filter(evidence::Column::IdentityVerificationId.eq(identity_verification_id))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     let bytes = match (row.data.take(), row.file_name.as_deref(), folder) {

@@ -251,10 +251,10 @@ pub async fn get_case_image(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
     let folder = state.settings.decision.evidence_dir.as_deref();
-    let Some((row, bytes)) = evidence::load(&state.db, image_id, folder)
-        .await
-        .map_err(ApiError::Unexpected)?
-        .filter(|(row, _)| row.identity_verification_id == case.identity_verification_id)
+    let Some((row, bytes)) =
+        evidence::load(&state.db, image_id, &case.identity_verification_id, folder)
+            .await
+            .map_err(ApiError::Unexpected)?
     else {
         return Err(ApiError::NotFound("no such image for this case".into()));
     };

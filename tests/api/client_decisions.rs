@@ -657,6 +657,28 @@ async fn reviewers_see_the_images_of_a_case_and_every_read_is_audited() {
         )
         .await;
     assert_eq!(status, 404);
+    // An image of another verification is not served through this case.
+    let mut other = body.clone();
+    other["identityVerificationId"] = json!("v-2");
+    let (_, answer) = app.post_json("/client/evaluate", &other).await;
+    assert_eq!(answer["result"], "WAIT", "{answer}");
+    let (_, page) = app.admin_get(REVIEWER, "/cases?status=OPEN").await;
+    let other_case = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .find(|id| *id != case_id)
+        .expect("a second case");
+    let (_, list) = app
+        .admin_get(REVIEWER, &format!("/cases/{other_case}/images"))
+        .await;
+    let other_image = list["items"][0]["id"].as_i64().expect("its image");
+    assert_ne!(other_image, image_id);
+    let (status, _) = app
+        .admin_get(REVIEWER, &format!("/cases/{case_id}/images/{other_image}"))
+        .await;
+    assert_eq!(status, 404);
     let (_, audit) = app.admin_get(ADMIN, "/audit").await;
     let actions: Vec<&str> = audit["items"]
         .as_array()
