@@ -50,7 +50,11 @@ pub trait CallbackBody: DeserializeOwned {
 
 pub struct CallbackJson<T>(pub T);
 
-impl<T: CallbackBody + 'static> FromRequest for CallbackJson<T> {
+/// Bodies larger than this are parsed on the blocking pool: reading megabytes of JSON (and
+/// decoding the images in it) would otherwise stall every other request of the worker.
+const PARSE_OFF_WORKER_BYTES: usize = 256 * 1024;
+
+impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
     type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -90,8 +94,21 @@ impl<T: CallbackBody + 'static> FromRequest for CallbackJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let value = parse::<T>(&body).map_err(ApiError::BadRequest)?;
-            value.validate().map_err(ApiError::BadRequest)?;
+            let read = move |body: &[u8]| {
+                let value = parse::<T>(body)?;
+                value.validate()?;
+                Ok::<_, String>(value)
+            };
+            let value = if body.len() > PARSE_OFF_WORKER_BYTES {
+                web::block(move || read(&body)).await.map_err(|e| {
+                    ApiError::Unexpected(anyhow::anyhow!(
+                        "request body parsing did not finish: {e}"
+                    ))
+                })?
+            } else {
+                read(&body)
+            }
+            .map_err(ApiError::BadRequest)?;
             Ok(CallbackJson(value))
         })
     }

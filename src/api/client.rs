@@ -3,6 +3,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{check_id, check_len, check_opt_id};
+use crate::domain::images::Base64Image;
 use crate::extract::{BodyLimit, CallbackBody};
 
 /// Result of a decision as the Onboarding Server reads it (exact enum strings).
@@ -120,7 +121,8 @@ pub struct DocumentImage {
     pub image_type: Option<String>,
     /// Base64 (JPEG or PNG).
     #[serde(default)]
-    pub data: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub data: Option<Base64Image>,
 }
 
 /// The provider's raw result: a JSON-encoded string in the evaluate DTO, an object in the
@@ -238,7 +240,8 @@ impl CallbackBody for EvaluateRequest {
 pub struct PresenceCheckResult {
     /// Base64 of the latest selfie frame.
     #[serde(default)]
-    pub frame: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub frame: Option<Base64Image>,
 }
 
 /// `POST /client/approve` request (2.1+): final approval after the presence check.

@@ -108,57 +108,138 @@ impl CheckedImage {
     }
 }
 
-/// Decodes and checks a base64 image. Accepts padded or unpadded standard base64, a
-/// `data:image/...;base64,` prefix and embedded line breaks (MIME style).
+/// A base64 image of a request (document image, selfie frame), decoded while the JSON is
+/// read: the base64 text is never kept as a string of its own, so a call with megabytes of
+/// images holds them once, decoded. Accepts padded or unpadded standard base64, a
+/// `data:image/...;base64,` prefix and embedded line breaks (MIME style). Text that is not
+/// base64 is not an error of the call: it becomes an invalid image, a fact for the policy.
+///
+/// It serialises (for the call's digest and stored summary) as `sha256:` and the SHA-256 of
+/// the decoded bytes (of the text when it is not base64), never as the image itself.
+#[derive(Clone)]
+pub struct Base64Image {
+    content: Content,
+    /// SHA-256 (hex) of the decoded bytes; of the text sent when it is not base64.
+    sha256: String,
+}
+
+#[derive(Clone)]
+enum Content {
+    Empty,
+    NotBase64,
+    Decoded(Vec<u8>),
+}
+
+impl Base64Image {
+    pub fn from_text(text: &str) -> Self {
+        let payload = strip_data_url(text.trim());
+        if payload.is_empty() {
+            return Self {
+                content: Content::Empty,
+                sha256: sha256_hex(b""),
+            };
+        }
+        let decoded = if payload.contains(['\r', '\n']) {
+            let joined: String = payload.split(['\r', '\n']).collect();
+            decode(&joined)
+        } else {
+            decode(payload)
+        };
+        match decoded {
+            Some(bytes) if !bytes.is_empty() => Self {
+                sha256: sha256_hex(&bytes),
+                content: Content::Decoded(bytes),
+            },
+            Some(_) => Self {
+                content: Content::Empty,
+                sha256: sha256_hex(b""),
+            },
+            None => Self {
+                content: Content::NotBase64,
+                sha256: sha256_hex(payload.as_bytes()),
+            },
+        }
+    }
+
+    /// Checks the image against the size caps and recognises its format; the decoded bytes
+    /// move into the result when the image is valid.
+    pub fn check(self, limits: ImageLimits) -> CheckedImage {
+        let invalid = |problem, sha256| CheckedImage {
+            format: None,
+            size: 0,
+            problem: Some(problem),
+            sha256,
+            bytes: None,
+        };
+        let bytes = match self.content {
+            Content::Empty => return invalid(ImageProblem::Empty, self.sha256),
+            Content::NotBase64 => return invalid(ImageProblem::NotBase64, self.sha256),
+            Content::Decoded(bytes) => bytes,
+        };
+        let size = bytes.len();
+        let problem = if size > limits.max_bytes {
+            Some(ImageProblem::TooLarge)
+        } else if size < limits.min_bytes {
+            Some(ImageProblem::TooSmall)
+        } else {
+            None
+        };
+        let format = ImageFormat::sniff(&bytes);
+        let problem = problem.or(format.is_none().then_some(ImageProblem::UnknownFormat));
+        CheckedImage {
+            format,
+            size,
+            problem,
+            sha256: self.sha256,
+            bytes: problem.is_none().then_some(bytes),
+        }
+    }
+}
+
+impl std::fmt::Debug for Base64Image {
+    // Never print image bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let content = match &self.content {
+            Content::Empty => "empty".to_owned(),
+            Content::NotBase64 => "not base64".to_owned(),
+            Content::Decoded(bytes) => format!("{} bytes", bytes.len()),
+        };
+        f.debug_struct("Base64Image")
+            .field("content", &content)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+impl serde::Serialize for Base64Image {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("sha256:{}", self.sha256))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Base64Image {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Base64Image;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a base64 string")
+            }
+
+            // serde_json lends the text straight from the request body when it holds no
+            // escapes: decoded from there, it is never copied.
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Base64Image, E> {
+                Ok(Base64Image::from_text(text))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+/// Decodes and checks a base64 image (see [`Base64Image`]).
 pub fn check(text: &str, limits: ImageLimits) -> CheckedImage {
-    let payload = strip_data_url(text.trim());
-    let invalid = |problem, size: usize, digest: String| CheckedImage {
-        format: None,
-        size,
-        problem: Some(problem),
-        sha256: digest,
-        bytes: None,
-    };
-    if payload.is_empty() {
-        return invalid(ImageProblem::Empty, 0, sha256_hex(b""));
-    }
-    // Reject before decoding what cannot fit: base64 is 4 characters per 3 bytes.
-    if payload.len() / 4 * 3 > limits.max_bytes.saturating_add(3) * 105 / 100 {
-        return invalid(
-            ImageProblem::TooLarge,
-            payload.len() / 4 * 3,
-            sha256_hex(payload.as_bytes()),
-        );
-    }
-    let decoded = if payload.contains(['\r', '\n']) {
-        let joined: String = payload.split(['\r', '\n']).collect();
-        decode(&joined)
-    } else {
-        decode(payload)
-    };
-    let Some(bytes) = decoded else {
-        return invalid(ImageProblem::NotBase64, 0, sha256_hex(payload.as_bytes()));
-    };
-    let digest = sha256_hex(&bytes);
-    let size = bytes.len();
-    let problem = if size == 0 {
-        Some(ImageProblem::Empty)
-    } else if size > limits.max_bytes {
-        Some(ImageProblem::TooLarge)
-    } else if size < limits.min_bytes {
-        Some(ImageProblem::TooSmall)
-    } else {
-        None
-    };
-    let format = ImageFormat::sniff(&bytes);
-    let problem = problem.or(format.is_none().then_some(ImageProblem::UnknownFormat));
-    CheckedImage {
-        format,
-        size,
-        problem,
-        sha256: digest,
-        bytes: problem.is_none().then_some(bytes),
-    }
+    Base64Image::from_text(text).check(limits)
 }
 
 fn decode(text: &str) -> Option<Vec<u8>> {
@@ -270,11 +351,60 @@ mod tests {
     }
 
     #[test]
-    fn huge_text_is_refused_before_decoding() {
+    fn oversized_image_is_refused_and_not_kept() {
         let text = "A".repeat(1_000_000);
         let checked = check(&text, LIMITS);
         assert_eq!(checked.problem, Some(ImageProblem::TooLarge));
+        assert_eq!(checked.size, 750_000);
         assert!(checked.bytes.is_none());
+    }
+
+    #[test]
+    fn reads_from_json_and_serialises_only_its_digest() {
+        let jpeg = jpeg(100);
+        let json = format!(
+            r#"{{"a": "{}", "b": "data:image/jpeg;base64,{}", "c": "%%"}}"#,
+            STANDARD.encode(&jpeg),
+            STANDARD.encode(&jpeg)
+        );
+        let images: std::collections::BTreeMap<String, Base64Image> =
+            serde_json::from_str(&json).unwrap();
+        let digest = format!("sha256:{}", sha256_hex(&jpeg));
+        // The same image in either spelling is the same image.
+        assert_eq!(serde_json::to_value(&images["a"]).unwrap(), digest.as_str());
+        assert_eq!(serde_json::to_value(&images["b"]).unwrap(), digest.as_str());
+        assert_eq!(
+            serde_json::to_value(&images["c"]).unwrap(),
+            format!("sha256:{}", sha256_hex(b"%%")).as_str()
+        );
+        assert_eq!(
+            images["c"].clone().check(LIMITS).problem,
+            Some(ImageProblem::NotBase64)
+        );
+        assert!(images["a"].clone().check(LIMITS).valid());
+        // JSON escapes (`\/`) are read like any other string.
+        let escaped: Base64Image = serde_json::from_str(&format!(
+            "\"{}\"",
+            STANDARD
+                .encode([0xFF, 0xD8, 0xFF, 0xFF, 0xFF])
+                .replace('/', "\\/")
+        ))
+        .unwrap();
+        assert_eq!(
+            escaped
+                .check(ImageLimits {
+                    min_bytes: 1,
+                    max_bytes: 10
+                })
+                .size,
+            5
+        );
+        assert!(serde_json::from_str::<Base64Image>("42").is_err());
+        let printed = format!("{:?}", images["a"]);
+        assert!(
+            printed.contains("100 bytes") && !printed.contains("255"),
+            "{printed}"
+        );
     }
 
     #[test]

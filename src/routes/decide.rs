@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use actix_web::web;
 use chrono::NaiveDate;
 use entity::decision;
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
@@ -16,7 +15,7 @@ use crate::api::client::{
 };
 use crate::configuration::{EvidenceStorage, Outcome, Settings};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
-use crate::domain::images::{self, CheckedImage, ImageLimits};
+use crate::domain::images::{Base64Image, CheckedImage, ImageLimits};
 use crate::domain::policy::DecisionPoint;
 use crate::error::ApiError;
 use crate::observe::RequestContext;
@@ -33,8 +32,8 @@ pub enum DecisionRequest {
     Approve(ApproveRequest),
 }
 
-/// The identifying fields of a call, kept apart from the request (which moves to the
-/// blocking pool for image decoding).
+/// The identifying fields of a call, kept apart from the request (which is consumed by
+/// [`prepare`]).
 struct CallIds {
     point: DecisionPoint,
     process_id: String,
@@ -47,23 +46,6 @@ struct CallIds {
 }
 
 impl DecisionRequest {
-    /// Whether the call carries any image data to decode.
-    fn carries_images(&self) -> bool {
-        match self {
-            Self::Evaluate(req) => req
-                .document_check_result
-                .iter()
-                .flat_map(|c| c.documents.iter().flatten())
-                .flat_map(|d| d.images.iter().flatten())
-                .any(|i| i.data.as_ref().is_some_and(|d| !d.is_empty())),
-            Self::Approve(req) => req
-                .presence_check_result
-                .as_ref()
-                .and_then(|p| p.frame.as_ref())
-                .is_some_and(|f| !f.is_empty()),
-        }
-    }
-
     fn ids(&self) -> CallIds {
         let status = |s: Option<CheckStatus>| s.map(|s| s.as_str().to_owned());
         match self {
@@ -90,8 +72,8 @@ impl DecisionRequest {
         }
     }
 
-    /// SHA-256 (hex) of the canonical JSON of the call (fields in declaration order),
-    /// hashed as it is written: a call with megabytes of images is not copied for it.
+    /// SHA-256 (hex) of the canonical JSON of the call (fields in declaration order, each
+    /// image as the SHA-256 of its decoded bytes), hashed as it is written.
     fn digest(&self) -> serde_json::Result<String> {
         let mut hasher = Sha256::new();
         match self {
@@ -111,7 +93,8 @@ struct ReceivedImage {
     bytes: Option<Vec<u8>>,
 }
 
-/// What the blocking pool prepares: facts, checked images and the stored summary.
+/// What is prepared for the policy and the record: facts, checked images and the stored
+/// summary.
 struct Prepared {
     facts: Value,
     images: Vec<ReceivedImage>,
@@ -175,18 +158,10 @@ pub async fn decide(
         max_bytes: state.settings.decision.image_max_bytes,
     };
     let today = now.date_naive();
-    // Base64 decoding of megabytes of images is CPU work: keep it off the async workers.
-    // A call without image data is prepared in place (a thread hop would cost more).
-    let prepared = if request.carries_images() {
-        web::block(move || prepare(request, registry.as_ref(), limits, today))
-            .await
-            .map_err(|e| {
-                ApiError::Unexpected(anyhow::anyhow!("image checks did not finish: {e}"))
-            })?
-    } else {
-        prepare(request, registry.as_ref(), limits, today)
-    }
-    .map_err(|e| ApiError::Unexpected(e.into()))?;
+    // The images were decoded while the body was read (off the async workers when it is
+    // large); what is left here is cheap.
+    let prepared = prepare(request, registry.as_ref(), limits, today)
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
 
     let mut verdict = state
         .decider
@@ -354,14 +329,17 @@ async fn store_evidence(
 }
 
 /// Checks the images, builds the facts and the stored summary (images replaced by their
-/// size and digest). Runs on the blocking pool.
+/// size and digest).
 fn prepare(
     request: DecisionRequest,
     registry: Option<&RegistryPerson>,
     limits: ImageLimits,
     today: NaiveDate,
 ) -> serde_json::Result<Prepared> {
-    let check = |data: Option<&String>| images::check(data.map_or("", String::as_str), limits);
+    let check = |data: Option<Base64Image>| {
+        data.unwrap_or_else(|| Base64Image::from_text(""))
+            .check(limits)
+    };
     match request {
         DecisionRequest::Evaluate(mut req) => {
             let documents = req
@@ -374,10 +352,8 @@ fn prepare(
             for (i, doc) in documents.iter_mut().enumerate() {
                 let mut per_doc = Vec::new();
                 for (j, image) in doc.images.iter_mut().flatten().enumerate() {
-                    // The base64 text leaves the request here: checked, then dropped.
-                    let text = image.data.take();
-                    let mut c = check(text.as_ref());
-                    drop(text);
+                    // The decoded image leaves the request here.
+                    let mut c = check(image.data.take());
                     let bytes = c.bytes.take();
                     per_doc.push(c.clone());
                     received.push(ReceivedImage {
@@ -403,7 +379,7 @@ fn prepare(
                 .presence_check_result
                 .as_mut()
                 .and_then(|p| p.frame.take())
-                .map(|f| check(Some(&f)));
+                .map(|f| check(Some(f)));
             let frame_bytes = frame.as_mut().and_then(|f| f.bytes.take());
             let facts = facts::approve(&req, frame.as_ref(), registry);
             let mut summary = serde_json::to_value(&req)?;

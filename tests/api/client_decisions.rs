@@ -395,6 +395,99 @@ async fn an_identical_repeated_call_returns_the_stored_decision_without_a_second
     assert_eq!(app.count("evidence").await, 3);
 }
 
+/// Bodies above 256 KiB are read on the blocking pool, their images decoded as the JSON is
+/// read: what is stored must be the very bytes sent, however the base64 was spelled.
+#[tokio::test]
+async fn large_image_bodies_are_stored_byte_for_byte_whatever_the_base64_spelling() {
+    let app = app().await;
+    let front = jpeg_bytes(600 * 1024, 7);
+    let face = png_bytes(300 * 1024);
+    let plain = STANDARD.encode(&front);
+    // The same image as a data URL, with JSON-escaped slashes and MIME line breaks.
+    let wrapped: Vec<&str> = plain
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let spelled = format!("data:image/jpeg;base64,{}", wrapped.join("\\r\\n")).replace('/', "\\/");
+    let body = |iv: &str, front_text: &str| {
+        let mut doc = id_card(json!(null), "ID_CARD");
+        doc["images"] = json!([
+            {"type": "DOCUMENT_FRONT_SIDE", "data": "FRONT"},
+            {"type": "FACE", "data": STANDARD.encode(&face)}
+        ]);
+        serde_json::to_string(&evaluate_2x(iv, json!([doc]), person()))
+            .unwrap()
+            .replace("\"FRONT\"", &format!("\"{front_text}\""))
+            .into_bytes()
+    };
+    let first = body("iv-big", &plain);
+    assert!(first.len() > 1024 * 1024, "{}", first.len());
+    let response = app
+        .post_raw("/client/evaluate", first, "application/json")
+        .await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer, json!({"result": "OK", "resultReason": ""}));
+    let rows = app
+        .rows("SELECT data, source FROM evidence ORDER BY source")
+        .await;
+    let stored: Vec<(String, Vec<u8>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "source").unwrap(),
+                r.try_get("", "data").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            ("documents[0].images[0]".to_owned(), front.clone()),
+            ("documents[0].images[1]".to_owned(), face.clone())
+        ]
+    );
+    let row = decision_row(&app, "iv-big").await;
+    let summary: Value = row.try_get("", "input_summary").unwrap();
+    let images = &summary["documentCheckResult"]["documents"][0]["images"];
+    assert_eq!(images[0]["data"]["bytes"], 600 * 1024);
+    assert_eq!(images[1]["data"]["format"], "PNG");
+    assert!(
+        !summary.to_string().contains(&plain[..64]),
+        "no image text in the summary"
+    );
+
+    // The same call with the image spelled differently is the same call: the stored
+    // decision answers and nothing more is stored.
+    let again = app
+        .post_raw(
+            "/client/evaluate",
+            body("iv-big", &spelled),
+            "application/json",
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(app.count("decision").await, 1);
+    assert_eq!(app.count("evidence").await, 2);
+
+    // A large body with a wrong field type is a 400 naming the field; nothing is stored.
+    let mut bad: Value = serde_json::from_slice(&body("iv-bad", &plain)).unwrap();
+    bad["documentCheckResult"]["documents"][0]["score"] = json!("high");
+    let (status, answer) = app.post_json("/client/evaluate", &bad).await;
+    assert_error_body(&answer, "ERROR_GENERIC");
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("documentCheckResult.documents[0].score"),
+        "{answer}"
+    );
+    assert_eq!(app.count("decision").await, 1);
+    assert_eq!(app.count("evidence").await, 2);
+}
+
 #[tokio::test]
 async fn the_documentation_draft_aliases_answer_like_the_code_paths() {
     let app = app().await;
