@@ -85,32 +85,100 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
             if declared_length.is_some_and(|n| n > limit) {
                 return Err(ApiError::PayloadTooLarge { limit }.into());
             }
-            let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| ApiError::bad_request("request body could not be read"))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit }.into());
+            let value = match declared_length {
+                Some(declared) if declared > PARSE_OFF_WORKER_BYTES => {
+                    read_off_worker::<T>(&mut payload, declared, limit).await?
                 }
-                body.extend_from_slice(&chunk);
-            }
-            let read = move |body: &[u8]| {
-                let value = parse::<T>(body)?;
-                value.validate()?;
-                Ok::<_, String>(value)
+                _ => {
+                    let body = collect(&mut payload, declared_length, limit).await?;
+                    if body.len() > PARSE_OFF_WORKER_BYTES {
+                        web::block(move || read_body::<T>(&body))
+                            .await
+                            .map_err(|e| not_finished(&e))?
+                    } else {
+                        read_body::<T>(&body)
+                    }
+                    .map_err(ApiError::BadRequest)?
+                }
             };
-            let value = if body.len() > PARSE_OFF_WORKER_BYTES {
-                web::block(move || read(&body)).await.map_err(|e| {
-                    ApiError::Unexpected(anyhow::anyhow!(
-                        "request body parsing did not finish: {e}"
-                    ))
-                })?
-            } else {
-                read(&body)
-            }
-            .map_err(ApiError::BadRequest)?;
             Ok(CallbackJson(value))
         })
+    }
+}
+
+/// Parses and validates a callback body.
+fn read_body<T: CallbackBody>(body: &[u8]) -> Result<T, String> {
+    let value = parse::<T>(body)?;
+    value.validate()?;
+    Ok(value)
+}
+
+fn not_finished(e: &impl std::fmt::Display) -> ApiError {
+    ApiError::Unexpected(anyhow::anyhow!(
+        "reading the request body did not finish: {e}"
+    ))
+}
+
+/// The whole body, refused once it exceeds `limit`.
+async fn collect(
+    payload: &mut Payload,
+    declared_length: Option<usize>,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A large body (an evaluate call with images) is handed chunk by chunk to a thread of the
+/// blocking pool, which collects, parses and validates it, decoding the images on the way:
+/// the async worker never holds the megabytes, and other requests on it are not stalled
+/// while they are parsed.
+async fn read_off_worker<T: CallbackBody + Send + 'static>(
+    payload: &mut Payload,
+    declared: usize,
+    limit: usize,
+) -> Result<T, ApiError> {
+    // `None`: the body was refused; the reader stops without parsing what it has.
+    let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Option<web::Bytes>>(16);
+    let reading = web::block(move || {
+        let mut body = Vec::with_capacity(declared);
+        while let Some(chunk) = incoming.blocking_recv() {
+            body.extend_from_slice(&chunk?);
+        }
+        Some(read_body::<T>(&body))
+    });
+    let mut received = 0_usize;
+    let forwarded = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_request("request body could not be read"))?;
+            received += chunk.len();
+            if received > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            if chunks.send(Some(chunk)).await.is_err() {
+                break; // the reader has stopped; its result tells why
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(refused) = forwarded {
+        let _ = chunks.send(None).await;
+        return Err(refused);
+    }
+    drop(chunks);
+    match reading.await {
+        Ok(Some(read)) => read.map_err(ApiError::BadRequest),
+        Ok(None) => Err(ApiError::bad_request("request body could not be read")),
+        Err(e) => Err(not_finished(&e)),
     }
 }
 

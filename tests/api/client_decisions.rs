@@ -471,6 +471,25 @@ async fn large_image_bodies_are_stored_byte_for_byte_whatever_the_base64_spellin
     assert_eq!(app.count("decision").await, 1);
     assert_eq!(app.count("evidence").await, 2);
 
+    // Sent chunked (no Content-Length), a large body is read the same way.
+    let pieces: Vec<Vec<u8>> = body("iv-chunked", &plain)
+        .chunks(64 * 1024)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let stream = futures_util::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
+    let chunked = app
+        .client
+        .post(app.url("/client/evaluate"))
+        .basic_auth(crate::helpers::USER, Some(crate::helpers::PASSWORD))
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), 200);
+    assert_eq!(app.count("decision").await, 2);
+    assert_eq!(app.count("evidence").await, 4);
+
     // A large body with a wrong field type is a 400 naming the field; nothing is stored.
     let mut bad: Value = serde_json::from_slice(&body("iv-bad", &plain)).unwrap();
     bad["documentCheckResult"]["documents"][0]["score"] = json!("high");
@@ -484,8 +503,8 @@ async fn large_image_bodies_are_stored_byte_for_byte_whatever_the_base64_spellin
             .contains("documentCheckResult.documents[0].score"),
         "{answer}"
     );
-    assert_eq!(app.count("decision").await, 1);
-    assert_eq!(app.count("evidence").await, 2);
+    assert_eq!(app.count("decision").await, 2);
+    assert_eq!(app.count("evidence").await, 4);
 }
 
 #[tokio::test]
