@@ -169,24 +169,25 @@ impl Writer {
 }
 
 /// The unit inside a savepoint, so that its failure undoes only its own writes.
+///
+/// The savepoint is never released: the batch's commit releases them all, and a later
+/// `ROLLBACK TO` finds the most recent savepoint of that name, which is its own unit's.
+/// That saves a statement, and with it a round trip to SQLite's thread, per unit.
 async fn in_savepoint<T, E, F>(txn: &DatabaseTransaction, unit: F) -> Result<T, E>
 where
     E: From<DbErr>,
     F: for<'c> FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E>,
 {
-    let savepoint = txn.begin().await?;
-    match unit(DatabaseExecutor::Transaction(&savepoint)).await {
-        Ok(value) => {
-            savepoint.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            // A failed rollback leaves the outer transaction broken; its commit then fails
-            // and reports that to every unit of the batch.
-            let _ = savepoint.rollback().await;
-            Err(e)
+    txn.execute_unprepared("SAVEPOINT unit").await?;
+    let outcome = unit(DatabaseExecutor::Transaction(txn)).await;
+    if outcome.is_err() {
+        // A failed rollback leaves the outer transaction broken; its commit then fails
+        // and reports that to every unit of the batch.
+        if let Err(e) = txn.execute_unprepared("ROLLBACK TO unit").await {
+            tracing::error!(error = %e, "could not undo a failed write unit");
         }
     }
+    outcome
 }
 
 /// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
@@ -350,6 +351,19 @@ mod tests {
                     .write(move |db| {
                         Box::pin(async move {
                             insert(&db, n, None).await?;
+                            if n % 5 == 0 {
+                                // A unit's own transaction nests inside the batch's.
+                                let txn = db.begin().await?;
+                                insert(&txn, n + 1000, None).await?;
+                                txn.commit().await?;
+                            }
+                            if n % 11 == 4 {
+                                // Fails inside its own transaction, dropped uncommitted.
+                                let txn = db.begin().await?;
+                                insert(&txn, n + 2000, None).await?;
+                                insert(&txn, n + 2000, None).await?;
+                                txn.commit().await?;
+                            }
                             if n % 7 == 3 {
                                 // Fails after its first write.
                                 insert(&db, n, None).await?;
@@ -366,11 +380,17 @@ mod tests {
             .map(|r| r.unwrap())
             .filter_map(Result::ok)
             .collect();
-        let expected: Vec<i64> = (0..200).filter(|n| n % 7 != 3).collect();
+        let expected: Vec<i64> = (0..200).filter(|n| n % 7 != 3 && n % 11 != 4).collect();
         let mut sorted = acknowledged.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, expected);
-        assert_eq!(stored(&pool).await, expected);
+        let mut rows: Vec<i64> = expected
+            .iter()
+            .flat_map(|&n| [Some(n), (n % 5 == 0).then_some(n + 1000)])
+            .flatten()
+            .collect();
+        rows.sort_unstable();
+        assert_eq!(stored(&pool).await, rows);
     }
 
     /// One unit at a time (each alone in its batch, so without a savepoint): a failure

@@ -251,6 +251,20 @@ async fn the_demo_policy_rules_answer_their_reason_codes() {
             json!({"result": "WAIT", "resultReason": "DOCUMENT_COUNTRY_NOT_ALLOWED"}),
         ),
         (
+            "document that names no issuing country",
+            with("r-6b", &|b| {
+                *b.pointer_mut(&format!("{doc}/country")).unwrap() = json!(null);
+            }),
+            json!({"result": "WAIT", "resultReason": "DOCUMENT_COUNTRY_UNKNOWN"}),
+        ),
+        (
+            "blank issuing country",
+            with("r-6c", &|b| {
+                *b.pointer_mut(&format!("{doc}/country")).unwrap() = json!(" ");
+            }),
+            json!({"result": "WAIT", "resultReason": "DOCUMENT_COUNTRY_UNKNOWN"}),
+        ),
+        (
             "low document score",
             with("r-7", &|b| {
                 *b.pointer_mut(&format!("{doc}/score")).unwrap() = json!(2);
