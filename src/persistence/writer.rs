@@ -43,15 +43,91 @@ pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>
 
 /// Tells a queued unit how its batch ended: `None` when it committed.
 type Finish = Box<dyn FnOnce(Option<&DbErr>) + Send>;
-/// A queued unit: run in the batch's transaction (inside a savepoint unless it is the
-/// batch's only unit), or `None` when the batch could not start. Answers how to finish it
-/// and whether it failed.
-type Queued = Box<
+/// A unit that runs once: run in the batch's transaction (inside a savepoint unless it is
+/// the batch's only unit), or `None` when the batch could not start. Answers how to finish
+/// it and whether it failed.
+type OnceUnit = Box<
     dyn for<'c> FnOnce(
             Option<(&'c DatabaseTransaction, bool)>,
         ) -> Pin<Box<dyn Future<Output = (Finish, bool)> + Send + 'c>>
         + Send,
 >;
+
+/// What the group-commit thread is sent.
+enum Queued {
+    /// From [`Writer::write`]: it may consume what it writes (image bytes moved into their
+    /// statement), so it runs once, in its own savepoint.
+    Once(OnceUnit),
+    /// From [`Writer::write_with`]: it borrows its data, so it can run again from the start.
+    /// Such units run without savepoints; if one fails, they are all undone and run again,
+    /// each in its own savepoint.
+    Again(Box<dyn Replayable>),
+}
+
+/// A queued [`Writer::write_with`] unit.
+trait Replayable: Send {
+    /// Runs the unit (inside a savepoint when asked) and keeps its outcome; true when it
+    /// failed.
+    fn run<'c>(
+        &'c mut self,
+        txn: &'c DatabaseTransaction,
+        savepoint: bool,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
+
+    /// Answers the caller: the kept outcome, unless the batch did not commit.
+    fn finish(self: Box<Self>, commit: Option<&DbErr>);
+}
+
+struct Again<D, T, E, F> {
+    data: D,
+    unit: F,
+    outcome: Option<Result<T, E>>,
+    done: oneshot::Sender<Result<T, E>>,
+}
+
+impl<D, T, E, F> Replayable for Again<D, T, E, F>
+where
+    D: Send + Sync + 'static,
+    T: Send + 'static,
+    E: From<DbErr> + Send + 'static,
+    F: for<'c> Fn(&'c D, DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + Sync + 'static,
+{
+    fn run<'c>(
+        &'c mut self,
+        txn: &'c DatabaseTransaction,
+        savepoint: bool,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
+        Box::pin(async move {
+            let (data, unit) = (&self.data, &self.unit);
+            let outcome = if savepoint {
+                in_savepoint(txn, |db| unit(data, db)).await
+            } else {
+                unit(data, DatabaseExecutor::Transaction(txn)).await
+            };
+            let failed = outcome.is_err();
+            self.outcome = Some(outcome);
+            failed
+        })
+    }
+
+    fn finish(self: Box<Self>, commit: Option<&DbErr>) {
+        let _ = self.done.send(answer(self.outcome, commit));
+    }
+}
+
+/// What a unit's caller is told: its own error, its value once committed, or why the
+/// batch did not commit.
+fn answer<T, E: From<DbErr>>(
+    outcome: Option<Result<T, E>>,
+    commit: Option<&DbErr>,
+) -> Result<T, E> {
+    match (outcome, commit) {
+        (Some(Err(e)), _) => Err(e),
+        (Some(Ok(value)), None) => Ok(value),
+        (_, Some(e)) => Err(commit_failed(e).into()),
+        (None, None) => Err(stopped().into()),
+    }
+}
 
 /// Runs units of write work; cheap to clone.
 #[derive(Clone)]
@@ -139,7 +215,7 @@ impl Writer {
             Inner::Pool(db) => unit(DatabaseExecutor::Connection(db)).await,
             Inner::Batched(queue) => {
                 let (done_tx, done_rx) = oneshot::channel();
-                let queued: Queued = Box::new(move |txn| {
+                let queued = Queued::Once(Box::new(move |txn| {
                     Box::pin(async move {
                         let outcome = match txn {
                             Some((txn, true)) => Some(in_savepoint(txn, unit).await),
@@ -150,17 +226,45 @@ impl Writer {
                         };
                         let failed = matches!(outcome, Some(Err(_)));
                         let finish = Box::new(move |commit: Option<&DbErr>| {
-                            let result = match (outcome, commit) {
-                                (Some(Err(e)), _) => Err(e),
-                                (Some(Ok(value)), None) => Ok(value),
-                                (_, Some(e)) => Err(commit_failed(e).into()),
-                                (None, None) => Err(stopped().into()),
-                            };
-                            let _ = done_tx.send(result);
+                            let _ = done_tx.send(answer(outcome, commit));
                         }) as Finish;
                         (finish, failed)
                     })
-                });
+                }));
+                queue.send(queued).await.map_err(|_| stopped())?;
+                done_rx.await.map_err(|_| E::from(stopped()))?
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Like [`write`](Self::write), for a unit that borrows `data` instead of consuming
+    /// it, so that it can run again from the start. On SQLite such units run without a
+    /// savepoint of their own (one round trip to SQLite's thread fewer each); if one fails,
+    /// the batch's replayable units are undone and run again, each in its own savepoint.
+    /// A unit must therefore do nothing but database work: it may run twice, and only the
+    /// last run counts.
+    ///
+    /// # Errors
+    /// The unit's own error, or the database's when the batch cannot start or commit.
+    pub async fn write_with<D, T, E, F>(&self, data: D, unit: F) -> Result<T, E>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'c> Fn(&'c D, DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + Sync + 'static,
+    {
+        match &self.inner {
+            Inner::Pool(db) => unit(&data, DatabaseExecutor::Connection(db)).await,
+            Inner::Batched(queue) => {
+                let (done, done_rx) = oneshot::channel();
+                let queued = Queued::Again(Box::new(Again {
+                    data,
+                    unit,
+                    outcome: None,
+                    done,
+                }));
                 queue.send(queued).await.map_err(|_| stopped())?;
                 done_rx.await.map_err(|_| E::from(stopped()))?
             }
@@ -173,11 +277,10 @@ impl Writer {
 /// The savepoint is never released: the batch's commit releases them all, and a later
 /// `ROLLBACK TO` finds the most recent savepoint of that name, which is its own unit's.
 /// That saves a statement, and with it a round trip to SQLite's thread, per unit.
-async fn in_savepoint<T, E, F>(txn: &DatabaseTransaction, unit: F) -> Result<T, E>
-where
-    E: From<DbErr>,
-    F: for<'c> FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E>,
-{
+async fn in_savepoint<'c, T, E: From<DbErr>>(
+    txn: &'c DatabaseTransaction,
+    unit: impl FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E>,
+) -> Result<T, E> {
     txn.execute_unprepared("SAVEPOINT unit").await?;
     let outcome = unit(DatabaseExecutor::Transaction(txn)).await;
     if outcome.is_err() {
@@ -204,32 +307,59 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             Ok(txn) => txn,
             Err(e) => {
                 tracing::error!(error = %e, units = size, "could not start the write transaction");
-                for unit in batch.drain(..) {
-                    unit(None).await.0(Some(&e));
+                for queued in batch.drain(..) {
+                    match queued {
+                        Queued::Once(unit) => unit(None).await.0(Some(&e)),
+                        Queued::Again(unit) => unit.finish(Some(&e)),
+                    }
                 }
                 continue;
             }
         };
         // A unit alone in its batch needs no savepoint: if it fails, the whole transaction
-        // is rolled back (two statements fewer when the writer is not busy).
-        let savepoints = size > 1;
-        let mut finishes = Vec::with_capacity(size);
+        // is rolled back.
+        let alone = size == 1;
+        let mut finishes: Vec<Finish> = Vec::with_capacity(size);
+        let mut again = Vec::new();
         let mut panicked = 0;
         let mut alone_failed = false;
-        for unit in batch.drain(..) {
+        // Units that run once first, each in its own savepoint.
+        for queued in batch.drain(..) {
+            let unit = match queued {
+                Queued::Once(unit) => unit,
+                Queued::Again(unit) => {
+                    again.push(unit);
+                    continue;
+                }
+            };
             // A unit that panics must not take the writer thread down with it. Its caller
             // sees its reply channel dropped ("writer not running", 503).
-            match AssertUnwindSafe(unit(Some((&txn, savepoints))))
+            match AssertUnwindSafe(unit(Some((&txn, !alone))))
                 .catch_unwind()
                 .await
             {
                 Ok((finish, failed)) => {
-                    alone_failed = failed && !savepoints;
+                    alone_failed = failed && alone;
                     finishes.push(finish);
                 }
                 Err(_) => panicked += 1,
             }
         }
+        // Then the replayable ones, without savepoints, replayed in savepoints if one fails.
+        if !again.is_empty() {
+            match AssertUnwindSafe(run_replayable(&txn, &mut again, alone))
+                .catch_unwind()
+                .await
+            {
+                Ok(failed) => alone_failed |= failed && alone,
+                Err(_) => panicked += 1,
+            }
+        }
+        finishes.extend(
+            again
+                .into_iter()
+                .map(|unit| Box::new(move |commit: Option<&DbErr>| unit.finish(commit)) as Finish),
+        );
         let outcome = if alone_failed {
             // The unit's own error is its answer; nothing of it is kept.
             txn.rollback().await
@@ -270,6 +400,48 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             }
         }
     }
+}
+
+/// Runs the batch's replayable units one after the other without savepoints. If one fails,
+/// everything they wrote is undone and they all run again, each in its own savepoint, so
+/// that the failing one fails alone and the others' last run is what commits. A unit alone
+/// in its batch runs once, bare: its failure rolls back the transaction. True when some
+/// unit's final run failed.
+async fn run_replayable(
+    txn: &DatabaseTransaction,
+    units: &mut [Box<dyn Replayable>],
+    alone: bool,
+) -> bool {
+    if alone {
+        let mut failed = false;
+        for unit in units.iter_mut() {
+            failed |= unit.run(txn, false).await;
+        }
+        return failed;
+    }
+    let mut bare = txn.execute_unprepared("SAVEPOINT replayable").await.is_ok();
+    if bare {
+        for unit in units.iter_mut() {
+            if unit.run(txn, false).await {
+                // Undo every replayable unit's writes, then run them all again carefully.
+                bare = false;
+                if let Err(e) = txn.execute_unprepared("ROLLBACK TO replayable").await {
+                    // The transaction is broken: its commit fails and tells every unit.
+                    tracing::error!(error = %e, "could not undo the replayable units");
+                    return true;
+                }
+                break;
+            }
+        }
+    }
+    if bare {
+        return false;
+    }
+    let mut failed = false;
+    for unit in units.iter_mut() {
+        failed |= unit.run(txn, true).await;
+    }
+    failed
 }
 
 fn stopped() -> DbErr {
@@ -391,6 +563,97 @@ mod tests {
             .collect();
         rows.sort_unstable();
         assert_eq!(stored(&pool).await, rows);
+    }
+
+    /// Replayable units (`write_with`) run without savepoints; when one fails they are all
+    /// undone and run again, each in a savepoint. Mixed with units that run once, exactly
+    /// the failing units fail, alone, and only the others' writes are stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replayable_units_fail_alone_and_the_others_are_stored_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        // Hold the writer busy so that the units below queue up into large batches.
+        let (release, hold) = oneshot::channel::<()>();
+        let busy = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |_db| {
+                        Box::pin(async move {
+                            let _ = hold.await;
+                            Ok::<_, DbErr>(())
+                        })
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let units: Vec<_> = (0..120i64)
+            .map(|n| {
+                let (writer, runs) = (writer.clone(), runs.clone());
+                tokio::spawn(async move {
+                    if n % 4 == 0 {
+                        // A unit that runs once, between the replayable ones.
+                        return writer
+                            .write(move |db| {
+                                Box::pin(async move {
+                                    insert(&db, n, None).await?;
+                                    if n % 7 == 3 {
+                                        insert(&db, n, None).await?;
+                                    }
+                                    Ok::<_, DbErr>(n)
+                                })
+                            })
+                            .await;
+                    }
+                    writer
+                        .write_with((n, runs), |(n, runs), db| {
+                            Box::pin(async move {
+                                runs.fetch_add(1, Ordering::SeqCst);
+                                insert(&db, *n, None).await?;
+                                if n % 5 == 1 {
+                                    insert(&db, n + 1000, None).await?;
+                                }
+                                if n % 7 == 3 {
+                                    // Fails after its first writes.
+                                    insert(&db, *n, None).await?;
+                                }
+                                Ok::<_, DbErr>(*n)
+                            })
+                        })
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        let results = futures_util::future::join_all(units).await;
+        let mut acknowledged: Vec<i64> = results
+            .into_iter()
+            .map(|r| r.unwrap())
+            .filter_map(Result::ok)
+            .collect();
+        acknowledged.sort_unstable();
+        let expected: Vec<i64> = (0..120).filter(|n| n % 7 != 3).collect();
+        assert_eq!(acknowledged, expected);
+        let mut rows: Vec<i64> = expected
+            .iter()
+            .flat_map(|&n| [Some(n), (n % 4 != 0 && n % 5 == 1).then_some(n + 1000)])
+            .flatten()
+            .collect();
+        rows.sort_unstable();
+        assert_eq!(stored(&pool).await, rows);
+        let replayable = (0..120).filter(|n| n % 4 != 0).count();
+        assert!(
+            runs.load(Ordering::SeqCst) > replayable,
+            "the failing units made the others run again"
+        );
     }
 
     /// One unit at a time (each alone in its batch, so without a savepoint): a failure
