@@ -52,10 +52,10 @@ pub async fn consent_storage(
         tracing::warn!("consent decision for a text this process was never served");
     }
     let approved = req.approved;
-    let stored_type = consent_type.clone();
+    let data = (req, ctx, consent_type.clone(), text_version);
     state
         .writer
-        .write(move |db| {
+        .write_with(data, move |(req, ctx, consent_type, text_version), db| {
             Box::pin(async move {
                 consents::record_decision(
                     &db,
@@ -63,11 +63,11 @@ pub async fn consent_storage(
                         process_id: req.process_id.as_deref(),
                         process_type: req.process_type.as_deref(),
                         user_id: req.user_id.as_deref(),
-                        consent_type: &stored_type,
+                        consent_type,
                         approved,
-                        text_version,
+                        text_version: text_version.clone(),
                     },
-                    &ctx,
+                    ctx,
                     now,
                 )
                 .await?;

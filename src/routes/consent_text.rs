@@ -49,9 +49,9 @@ pub async fn consent_text(
     );
     state
         .writer
-        .write(move |db| {
+        .write_with((req, ctx, served), move |(req, ctx, served), db| {
             Box::pin(async move {
-                let (consent_type, language_served, text_version) = &served;
+                let (consent_type, language_served, text_version) = served;
                 consents::record_served(
                     &db,
                     consents::TextServed {
@@ -63,7 +63,7 @@ pub async fn consent_text(
                         language_served,
                         text_version,
                     },
-                    &ctx,
+                    ctx,
                     now,
                 )
                 .await?;

@@ -1,4 +1,7 @@
-use actix_web::{post, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, post, web};
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
 
 use crate::api::event::{EventAck, EventRequest};
 use crate::error::{ApiError, ErrorBody};
@@ -34,6 +37,7 @@ use crate::state::AppState;
 pub async fn process_event(
     state: web::Data<AppState>,
     ctx: RequestContext,
+    http: HttpRequest,
     body: CallbackJson<EventRequest>,
 ) -> Result<web::Json<EventAck>, ApiError> {
     let req = body.0;
@@ -50,39 +54,66 @@ pub async fn process_event(
         occurred_at: req.timestamp,
         payload,
     };
-    let stored = state
-        .writer
-        .write(move |db| {
-            Box::pin(async move {
-                let seen = (
-                    event.process_id.clone(),
-                    event.process_type.clone(),
-                    event.user_id.clone(),
-                    event.identity_verification_id.clone(),
-                );
-                let stored = events::insert(&db, event, &ctx, now).await?;
-                if stored == events::Stored::New {
-                    let (process_id, process_type, user_id, identity_verification_id) = seen;
-                    processes::touch(
-                        &db,
-                        processes::ProcessSeen {
-                            process_id: &process_id,
-                            process_type: process_type.as_deref(),
-                            user_id: user_id.as_deref(),
-                            identity_verification_id: identity_verification_id.as_deref(),
-                            callback: "process_event",
-                        },
-                        now,
-                    )
-                    .await?;
-                }
-                Ok::<_, ApiError>(stored)
+    // A small event is stored by a unit that may run again (cheaper on SQLite's writer); it
+    // copies the event each time. A large one (document events can carry images) is
+    // stored by a unit that runs once and moves the payload into its statement.
+    let small = http
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|length| length <= REPLAYABLE_EVENT_BYTES);
+    let stored = if small {
+        state
+            .writer
+            .write_with((event, ctx), move |(event, ctx), db| {
+                Box::pin(async move { store(&db, event.clone(), ctx, now).await })
             })
-        })
-        .await?;
+            .await?
+    } else {
+        state
+            .writer
+            .write(move |db| Box::pin(async move { store(&db, event, &ctx, now).await }))
+            .await?
+    };
     tracing::info!(
         duplicate = stored == events::Stored::Duplicate,
         "event received"
     );
     Ok(web::Json(EventAck {}))
+}
+
+/// Events up to this size are stored by a replayable unit.
+const REPLAYABLE_EVENT_BYTES: usize = 64 * 1024;
+
+/// Stores the event and, when it is new, records the process.
+async fn store(
+    db: &impl ConnectionTrait,
+    event: events::NewEvent,
+    ctx: &RequestContext,
+    now: DateTime<Utc>,
+) -> Result<events::Stored, ApiError> {
+    let seen = (
+        event.process_id.clone(),
+        event.process_type.clone(),
+        event.user_id.clone(),
+        event.identity_verification_id.clone(),
+    );
+    let stored = events::insert(db, event, ctx, now).await?;
+    if stored == events::Stored::New {
+        let (process_id, process_type, user_id, identity_verification_id) = seen;
+        processes::touch(
+            db,
+            processes::ProcessSeen {
+                process_id: &process_id,
+                process_type: process_type.as_deref(),
+                user_id: user_id.as_deref(),
+                identity_verification_id: identity_verification_id.as_deref(),
+                callback: "process_event",
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(stored)
 }

@@ -113,17 +113,17 @@ pub async fn user_lookup(
         .filter(|_| fallback_address_allowed)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
     let remembered = fallback_email.as_deref().map(mask_address);
-    let stored_user = user_id.clone();
+    let data = (req, user_id.clone(), fallback_email, ctx);
     state
         .writer
-        .write(move |db| {
+        .write_with(data, move |(req, user_id, fallback_email, ctx), db| {
             Box::pin(async move {
                 processes::touch(
                     &db,
                     processes::ProcessSeen {
                         process_id: &req.process_id,
                         process_type: req.process_type.as_deref(),
-                        user_id: Some(&stored_user),
+                        user_id: Some(user_id),
                         identity_verification_id: None,
                         callback: "user_lookup",
                     },
@@ -131,8 +131,7 @@ pub async fn user_lookup(
                 )
                 .await?;
                 if let Some(email) = fallback_email {
-                    contacts::remember(&db, &req.process_id, &stored_user, &email, &ctx, now)
-                        .await?;
+                    contacts::remember(&db, &req.process_id, user_id, email, ctx, now).await?;
                 }
                 Ok::<_, ApiError>(())
             })

@@ -79,6 +79,68 @@ async fn a_repeated_event_id_is_acknowledged_and_stored_once() {
     assert_eq!(app.count("process_event").await, 1);
 }
 
+/// Small and large events (a document event with its image; stored by a different kind of
+/// write unit) sent concurrently and repeatedly: each id is stored once, with its payload.
+#[tokio::test]
+async fn small_and_large_events_repeated_concurrently_are_each_stored_once() {
+    let app = spawn_app().await;
+    let image = "A".repeat(200 * 1024);
+    let events: Vec<Value> = (0..8)
+        .map(|i| {
+            if i % 2 == 0 {
+                envelope(
+                    &format!("large-{i}"),
+                    "DOCUMENT_VERIFICATION_FINISHED",
+                    json!({"documentVerification": {"status": "ACCEPTED",
+                        "documentVerificationResult": {"images": [{"type": "FACE_IMAGE", "data": image}]}}}),
+                )
+            } else {
+                envelope(
+                    &format!("small-{i}"),
+                    "PRESENCE_CHECK_FINISHED",
+                    json!({"presenceCheck": {"status": "ACCEPTED"}}),
+                )
+            }
+        })
+        .collect();
+    let sends = events
+        .iter()
+        .chain(events.iter())
+        .chain(events.iter())
+        .map(|e| app.post_json("/process/event", e));
+    let answers = futures_util::future::join_all(sends).await;
+    assert!(
+        answers.iter().all(|a| a == &(200, json!({}))),
+        "{answers:?}"
+    );
+    let rows = app
+        .rows("SELECT event_id, payload FROM process_event ORDER BY event_id")
+        .await;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.try_get::<Option<String>>("", "event_id")
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    let mut expected: Vec<String> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let large: Value = rows[0].try_get("", "payload").unwrap();
+    assert_eq!(
+        large["eventData"]["documentVerification"]["documentVerificationResult"]["images"][0]
+            ["data"]
+            .as_str()
+            .map(str::len),
+        Some(200 * 1024)
+    );
+    assert_eq!(app.count("process").await, 1);
+}
+
 #[tokio::test]
 async fn a_1x_finished_event_with_flat_data_is_stored_every_time() {
     let app = spawn_app().await;
