@@ -2,11 +2,12 @@
 //! verdict, the stored decision with its evidence, idempotent repeats and the review case of
 //! a WAIT.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use entity::decision;
-use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseExecutor, DbErr, TransactionTrait};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -132,13 +133,13 @@ pub async fn decide(
         }
         if let Some(stored) = earlier.into_iter().find(|d| d.input_digest == input_digest) {
             tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
-            let settings = state.settings.clone();
+            let data = (state.settings.clone(), ids, stored);
             let stored = state
                 .writer
-                .write(move |db| {
+                .write_with(data, move |(settings, ids, stored), db| {
                     Box::pin(async move {
-                        record_seen(&db, &settings, &ids, &stored, now).await?;
-                        Ok::<_, ApiError>(stored)
+                        record_seen(&db, settings, ids, stored, now).await?;
+                        Ok::<_, ApiError>(stored.clone())
                     })
                 })
                 .await?;
@@ -198,54 +199,33 @@ pub async fn decide(
     };
     let keeps_evidence = state.settings.decision.evidence != EvidenceStorage::Off
         && prepared.images.iter().any(|i| i.bytes.is_some());
-    let settings = state.settings.clone();
-    let ctx = ctx.clone();
-    let images = prepared.images;
+    let call = StoredCall {
+        settings: state.settings.clone(),
+        ids,
+        input_digest,
+        ctx: ctx.clone(),
+        now,
+    };
     // One unit of write work: the decision (with its images, atomically), the process and,
-    // for a WAIT, the review case. Answered only once committed.
-    let (stored, fresh) = state
-        .writer
-        .write(move |db| {
-            Box::pin(async move {
-                let inserted = if keeps_evidence {
-                    // The decision and its images: both or neither.
-                    let txn = db.begin().await?;
-                    match decisions::insert_new(&txn, new, &ctx, now).await? {
-                        Some(stored) => {
-                            store_evidence(&settings, &txn, &stored, images, &ctx).await?;
-                            txn.commit().await?;
-                            Some(stored)
-                        }
-                        None => {
-                            txn.rollback().await?;
-                            None
-                        }
-                    }
-                } else {
-                    // A single INSERT is atomic on its own.
-                    decisions::insert_new(&db, new, &ctx, now).await?
-                };
-                let (stored, fresh) = match inserted {
-                    Some(stored) => (stored, true),
-                    // The identical call was decided concurrently: answer that decision.
-                    None => (
-                        decisions::for_call(&db, &ids.identity_verification_id, point)
-                            .await?
-                            .into_iter()
-                            .find(|d| d.input_digest == input_digest)
-                            .ok_or_else(|| {
-                                ApiError::Unexpected(anyhow::anyhow!(
-                                    "decision vanished after a conflict"
-                                ))
-                            })?,
-                        false,
-                    ),
-                };
-                record_seen(&db, &settings, &ids, &stored, now).await?;
-                Ok::<_, ApiError>((stored, fresh))
+    // for a WAIT, the review case. Answered only once committed. With images it runs once
+    // (their bytes move into the statements); without, it may run again on SQLite's writer
+    // (see `Writer::write_with`) and copies the decision each time.
+    let (stored, fresh) = if keeps_evidence {
+        let images = prepared.images;
+        state
+            .writer
+            .write(move |db| {
+                Box::pin(async move { store_decision(db, &call, new, Some(images)).await })
             })
-        })
-        .await?;
+            .await?
+    } else {
+        state
+            .writer
+            .write_with((call, new), |(call, new), db| {
+                Box::pin(async move { store_decision(db, call, new.clone(), None).await })
+            })
+            .await?
+    };
     if fresh {
         tracing::info!(
             decision_point = point,
@@ -257,6 +237,68 @@ pub async fn decide(
         );
     }
     Ok(answer(stored))
+}
+
+/// What the write unit of a decided call needs besides the decision and its images.
+struct StoredCall {
+    settings: Arc<Settings>,
+    ids: CallIds,
+    input_digest: String,
+    ctx: RequestContext,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Stores a new decision (with its images as evidence, both or neither, when `images` is
+/// given), records the process and opens the review case of a WAIT. When the identical call
+/// was decided concurrently, answers that decision instead (`false`: not fresh).
+async fn store_decision(
+    db: DatabaseExecutor<'_>,
+    call: &StoredCall,
+    new: decisions::NewDecision,
+    images: Option<Vec<ReceivedImage>>,
+) -> Result<(decision::Model, bool), ApiError> {
+    let StoredCall {
+        settings,
+        ids,
+        input_digest,
+        ctx,
+        now,
+    } = call;
+    let inserted = match images {
+        Some(images) => {
+            // The decision and its images: both or neither.
+            let txn = db.begin().await?;
+            match decisions::insert_new(&txn, new, ctx, *now).await? {
+                Some(stored) => {
+                    store_evidence(settings, &txn, &stored, images, ctx).await?;
+                    txn.commit().await?;
+                    Some(stored)
+                }
+                None => {
+                    txn.rollback().await?;
+                    None
+                }
+            }
+        }
+        // A single INSERT is atomic on its own.
+        None => decisions::insert_new(&db, new, ctx, *now).await?,
+    };
+    let (stored, fresh) = match inserted {
+        Some(stored) => (stored, true),
+        // The identical call was decided concurrently: answer that decision.
+        None => (
+            decisions::for_call(&db, &ids.identity_verification_id, ids.point.as_str())
+                .await?
+                .into_iter()
+                .find(|d| &d.input_digest == input_digest)
+                .ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
+                })?,
+            false,
+        ),
+    };
+    record_seen(&db, settings, ids, &stored, *now).await?;
+    Ok((stored, fresh))
 }
 
 /// Records the process and opens the review case of a WAIT (idempotent).
