@@ -145,14 +145,17 @@ async fn read_off_worker<T: CallbackBody + Send + 'static>(
     declared: usize,
     limit: usize,
 ) -> Result<T, ApiError> {
-    // `None`: the body was refused; the reader stops without parsing what it has.
+    // `None`: the body was refused; the reader stops without parsing what it has. The
+    // channel closing early (the request future dropped) stops it the same way.
     let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Option<web::Bytes>>(16);
     let reading = web::block(move || {
         let mut body = Vec::with_capacity(declared);
         while let Some(chunk) = incoming.blocking_recv() {
             body.extend_from_slice(&chunk?);
         }
-        Some(read_body::<T>(&body))
+        // Fewer bytes than declared: the request was dropped mid-body (client gone); there
+        // is nobody to answer, so nothing is parsed.
+        (body.len() == declared).then(|| read_body::<T>(&body))
     });
     let mut received = 0_usize;
     let forwarded = async {

@@ -312,3 +312,50 @@ async fn ids_of_only_spaces_tabs_or_newlines_are_blank() {
     let body = json!({"processId": "\u{a0}", "consentType": "GDPR"});
     assert_eq!(app.post_json("/consent/text", &body).await.0, 200);
 }
+
+/// A large body (read off the async worker) whose client goes away half-way: nothing is
+/// stored, and the service goes on serving.
+#[tokio::test]
+async fn a_large_body_cut_off_midway_stores_nothing_and_the_service_goes_on() {
+    use base64::Engine;
+    use tokio::io::AsyncWriteExt;
+
+    let app = spawn_app().await;
+    let image = base64::engine::general_purpose::STANDARD.encode(vec![0xFF; 600 * 1024]);
+    let body = json!({"processId": "p", "processType": "onboarding",
+        "identityVerificationId": "iv-cut", "userId": "u",
+        "documentCheckResult": {"documents": [{"type": "ID_CARD", "images": [{"type": "FACE", "data": image}]}]}})
+    .to_string();
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        crate::helpers::USER,
+        crate::helpers::PASSWORD
+    ));
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        app.url("/client/evaluate")
+            .trim_start_matches(&app.address)
+            .to_owned(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream
+        .write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .expect("half the body");
+    stream.flush().await.expect("flush");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let whole = app
+        .post_raw("/client/evaluate", body.into_bytes(), "application/json")
+        .await;
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(app.count("decision").await, 1, "only the complete call");
+}
