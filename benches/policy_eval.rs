@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use onboarding_adapter::domain::policy::{DEMO_POLICY, DecisionPoint, Policy};
 use serde_json::json;
 
-/// The demo policy's ten evaluate rules plus ten more, typical of a bank's additions.
+/// The demo policy's eleven evaluate rules plus nine more, typical of a bank's additions.
 fn policy_text() -> String {
     let extra = [
         (
@@ -50,7 +50,6 @@ fn policy_text() -> String {
             "WAIT",
             "NO_FACE_IMAGE",
         ),
-        ("image-count", "imageCount > 10", "WAIT", "TOO_MANY_IMAGES"),
         (
             "doc-images",
             "documents.exists(d, d.images.exists(i, !i.valid || i.bytes < 1000))",
