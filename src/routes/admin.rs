@@ -254,7 +254,7 @@ pub async fn get_case_image(
     let Some((row, bytes)) =
         evidence::load(&state.db, image_id, &case.identity_verification_id, folder)
             .await
-            .map_err(ApiError::Unexpected)?
+            .map_err(ApiError::from_anyhow)?
     else {
         return Err(ApiError::NotFound("no such image for this case".into()));
     };

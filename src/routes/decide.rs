@@ -365,7 +365,7 @@ async fn store_evidence(
             stored.created_at,
         )
         .await
-        .map_err(ApiError::Unexpected)?;
+        .map_err(ApiError::from_anyhow)?;
     }
     Ok(())
 }
