@@ -7,6 +7,8 @@
 //!    (peak RSS) of the service process after the run minus its VmRSS before, against the
 //!    request size.
 //!
+//! The service runs `BENCH_SERVICE_WORKERS` (2) actix workers.
+//!
 //! `cargo bench --bench evaluate_load`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -125,12 +127,16 @@ fn start(
         dir.join(format!("{name}.sqlite")).display()
     );
     let log = dir.join(format!("{name}.log"));
+    let workers: String = env_or("BENCH_SERVICE_WORKERS", "2".to_owned());
     let mut service = ChildService::start(
         Path::new(BINARY),
         &db,
         free_port(),
         &log,
-        &[("ADAPTER_LIMITS__EVALUATE_BODY_BYTES", "33554432")],
+        &[
+            ("ADAPTER_LIMITS__EVALUATE_BODY_BYTES", "33554432"),
+            ("ADAPTER_SERVER__WORKERS", &workers),
+        ],
     );
     rt.block_on(async {
         assert!(
