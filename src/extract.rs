@@ -72,11 +72,7 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
                 essence == "application/json" || essence.ends_with("+json")
             })
             .unwrap_or(false);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared_length = declared_length(req);
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
@@ -104,6 +100,14 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
             Ok(CallbackJson(value))
         })
     }
+}
+
+/// The body size the request declares (`Content-Length`), if it declares one.
+pub fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 /// Parses and validates a callback body.

@@ -99,11 +99,7 @@ where
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
             let (data, unit) = (&self.data, &self.unit);
-            let outcome = if savepoint {
-                in_savepoint(txn, |db| unit(data, db)).await
-            } else {
-                unit(data, DatabaseExecutor::Transaction(txn)).await
-            };
+            let outcome = run_unit(txn, savepoint, |db| unit(data, db)).await;
             let failed = outcome.is_err();
             self.outcome = Some(outcome);
             failed
@@ -218,10 +214,7 @@ impl Writer {
                 let queued = Queued::Once(Box::new(move |txn| {
                     Box::pin(async move {
                         let outcome = match txn {
-                            Some((txn, true)) => Some(in_savepoint(txn, unit).await),
-                            Some((txn, false)) => {
-                                Some(unit(DatabaseExecutor::Transaction(txn)).await)
-                            }
+                            Some((txn, savepoint)) => Some(run_unit(txn, savepoint, unit).await),
                             None => None,
                         };
                         let failed = matches!(outcome, Some(Err(_)));
@@ -272,15 +265,20 @@ impl Writer {
     }
 }
 
-/// The unit inside a savepoint, so that its failure undoes only its own writes.
+/// Runs the unit in the batch's transaction, inside a savepoint when `savepoint`, so that
+/// its failure undoes only its own writes.
 ///
 /// The savepoint is never released: the batch's commit releases them all, and a later
 /// `ROLLBACK TO` finds the most recent savepoint of that name, which is its own unit's.
 /// That saves a statement, and with it a round trip to SQLite's thread, per unit.
-async fn in_savepoint<'c, T, E: From<DbErr>>(
+async fn run_unit<'c, T, E: From<DbErr>>(
     txn: &'c DatabaseTransaction,
+    savepoint: bool,
     unit: impl FnOnce(DatabaseExecutor<'c>) -> UnitFuture<'c, T, E>,
 ) -> Result<T, E> {
+    if !savepoint {
+        return unit(DatabaseExecutor::Transaction(txn)).await;
+    }
     txn.execute_unprepared("SAVEPOINT unit").await?;
     let outcome = unit(DatabaseExecutor::Transaction(txn)).await;
     if outcome.is_err() {

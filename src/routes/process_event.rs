@@ -1,11 +1,10 @@
-use actix_web::http::header;
 use actix_web::{HttpRequest, post, web};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::api::event::{EventAck, EventRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::CallbackJson;
+use crate::extract::{CallbackJson, declared_length};
 use crate::observe::RequestContext;
 use crate::persistence::{events, processes};
 use crate::state::AppState;
@@ -57,12 +56,7 @@ pub async fn process_event(
     // A small event is stored by a unit that may run again (cheaper on SQLite's writer); it
     // copies the event each time. A large one (document events can carry images) is
     // stored by a unit that runs once and moves the payload into its statement.
-    let small = http
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|length| length <= REPLAYABLE_EVENT_BYTES);
+    let small = declared_length(&http).is_some_and(|length| length <= REPLAYABLE_EVENT_BYTES);
     let stored = if small {
         state
             .writer
