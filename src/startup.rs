@@ -295,9 +295,11 @@ impl Application {
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
         let writer = persistence::writer::Writer::start(&settings, &db).await?;
+        let reads = persistence::connect_reader(&settings, &db)?;
         let runtime = Runtime {
             state: AppState {
                 db,
+                reads,
                 writer,
                 clock,
                 settings: shared_settings,

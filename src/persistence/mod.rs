@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod processes;
 pub mod prospects;
 pub mod review;
+pub mod sqlite_direct;
 pub mod writer;
 
 use std::time::Duration;
@@ -34,15 +35,61 @@ use crate::configuration::{Settings, SqliteSync};
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    connect_with(settings, settings.database.max_connections, false).await
+    connect_with(settings, settings.database.max_connections).await
 }
 
-/// `writer`: the group-commit writer's connection, which checkpoints the WAL itself after
-/// answering its callers rather than inside a commit.
+/// The SQLite group-commit writer's own connection (see [`sqlite_direct`]) on the file of
+/// `settings`' database URL, and where its failed transaction statements are kept.
+///
+/// # Errors
+/// When the URL names no SQLite file or the file cannot be opened.
+pub fn connect_writer(
+    settings: &Settings,
+) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
+    connect_direct(settings, false).context("Failed to open the SQLite database for writing")
+}
+
+/// The connection for the callbacks' point reads: on SQLite a read-only connection used in
+/// the calling thread (see [`sqlite_direct::DirectSqlite::open`]), elsewhere `pool`.
+///
+/// # Errors
+/// When the SQLite file cannot be opened.
+pub fn connect_reader(
+    settings: &Settings,
+    pool: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    if pool.get_database_backend() != DatabaseBackend::Sqlite {
+        return Ok(pool.clone());
+    }
+    Ok(connect_direct(settings, true)
+        .context("Failed to open the SQLite database for reading")?
+        .0)
+}
+
+fn connect_direct(
+    settings: &Settings,
+    read_only: bool,
+) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
+    let url = settings.database_url();
+    let path = sqlite_path(&url).context(
+        "The SQLite connections need a database file (an in-memory database is not shared)",
+    )?;
+    Ok(sqlite_direct::DirectSqlite::open(
+        &sqlite_direct::Options {
+            path,
+            busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
+            synchronous: match settings.database.sqlite_synchronous {
+                SqliteSync::Full => "FULL",
+                SqliteSync::Normal => "NORMAL",
+            },
+            read_only,
+        },
+    )?)
+}
+
 async fn connect_with(
     settings: &Settings,
     max_connections: u32,
-    writer: bool,
 ) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
     if let Some(path) = sqlite_path(&url)
@@ -72,16 +119,10 @@ async fn connect_with(
         // WAL lets readers proceed during a write; the busy timeout makes concurrent
         // writers wait for the lock instead of failing at once.
         .map_sqlx_sqlite_opts(move |o| {
-            let o = o
-                .journal_mode(SqliteJournalMode::Wal)
+            o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .busy_timeout(busy_timeout)
-                .foreign_keys(true);
-            if writer {
-                o.pragma("wal_autocheckpoint", "0")
-            } else {
-                o
-            }
+                .foreign_keys(true)
         });
     Database::connect(options)
         .await
@@ -103,7 +144,7 @@ fn sqlite_path(url: &str) -> Option<String> {
 /// When the lock cannot be taken or a migration fails.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     // Session locks need one connection for lock, migrations and unlock.
-    let db = connect_with(settings, 1, false).await?;
+    let db = connect_with(settings, 1).await?;
     let backend = db.get_database_backend();
     let (lock, unlock) = match backend {
         DatabaseBackend::Postgres => (
@@ -141,7 +182,8 @@ pub fn is_unavailable(err: &DbErr) -> bool {
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             sqlx_unavailable(e)
         }
-        _ => false,
+        // The writer's own SQLite connection: the same primary codes as below.
+        _ => sqlite_direct::error_code(err).is_some_and(|code| sqlite_unavailable(code.into())),
     }
 }
 
@@ -154,8 +196,7 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
             // SQLite: BUSY, READONLY, IOERR, CORRUPT, FULL, CANTOPEN (primary codes, also
             // as extended codes). PostgreSQL: class 08 (connection), 53 (resources),
             // 57P (shutdown). MySQL: server gone / too many connections.
-            let sqlite_primary = code.parse::<i64>().ok().map(|c| c & 0xff);
-            matches!(sqlite_primary, Some(5 | 8 | 10 | 11 | 13 | 14))
+            code.parse::<i64>().is_ok_and(sqlite_unavailable)
                 && db
                     .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
                     .is_some()
@@ -172,9 +213,17 @@ fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
     }
 }
 
+/// SQLite's result codes of an unavailable database, primary or extended: BUSY, READONLY,
+/// IOERR, CORRUPT, FULL, CANTOPEN.
+fn sqlite_unavailable(code: i64) -> bool {
+    matches!(code & 0xff, 5 | 8 | 10 | 11 | 13 | 14)
+}
+
 /// True when `err` is a unique-constraint violation (a duplicate the schema refused).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE from the writer's connection.
+        || matches!(sqlite_direct::error_code(err), Some(1555 | 2067))
 }
 
 /// How long the SQLite readiness probe waits for the write lock.

@@ -9,7 +9,8 @@
 //! SQLite has a single writer lock: many pooled connections racing for it sleep in
 //! SQLite's busy handler, and a connection held by a request task waits whenever the actix
 //! worker thread is busy with other requests. So on SQLite the units go to one **group
-//! commit** writer instead: a dedicated thread with its own connection takes every unit
+//! commit** writer instead: a dedicated thread with its own connection (a `rusqlite` one
+//! driven in that thread, see [`super::sqlite_direct`]) takes every unit
 //! queued while the previous batch ran, runs each inside a savepoint of one `BEGIN
 //! IMMEDIATE` transaction (its own `begin()` nests a savepoint), commits once, and only
 //! then answers each caller. A unit that fails is rolled back to its savepoint and fails
@@ -28,6 +29,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::sqlite_direct::Failures;
 use crate::configuration::Settings;
 
 /// Most units in one commit: bounds the time the write lock is held and the latency a
@@ -167,18 +169,15 @@ impl Writer {
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    match super::connect_with(&settings, 1, true).await {
-                        Ok(db) => {
-                            let _ = ready_tx.send(Ok(()));
-                            run(db.clone(), rx).await;
-                            let _ = db.close().await;
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                        }
+                match super::connect_writer(&settings) {
+                    Ok((db, failures)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        runtime.block_on(run(db, &failures, rx));
                     }
-                });
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
             })?;
         ready_rx
             .await
@@ -292,7 +291,7 @@ async fn run_unit<'c, T, E: From<DbErr>>(
 }
 
 /// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
+async fn run(db: DatabaseConnection, failures: &Failures, mut queue: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut batches = 0u32;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -301,7 +300,11 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        let txn = match db.begin_with_options(options).await {
+        let begun = match db.begin_with_options(options).await {
+            Ok(txn) => failures.take().map_or(Ok(txn), Err),
+            Err(e) => Err(e),
+        };
+        let txn = match begun {
             Ok(txn) => txn,
             Err(e) => {
                 tracing::error!(error = %e, units = size, "could not start the write transaction");
@@ -375,6 +378,11 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Queued>) {
             ))
         } else {
             txn.commit().await
+        };
+        // A BEGIN, COMMIT or savepoint statement that failed fails the whole batch.
+        let outcome = match failures.take() {
+            Some(e) => Err(e),
+            None => outcome,
         };
         match outcome {
             Ok(()) => finishes.into_iter().for_each(|finish| finish(None)),
