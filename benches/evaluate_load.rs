@@ -155,6 +155,7 @@ fn main() {
     let image_requests: usize = env_or("BENCH_IMAGE_REQUESTS", 40);
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(common::LOAD_THREADS)
         .worker_threads(2)
         .enable_all()
         .build()

@@ -504,6 +504,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keep: PathBuf = dir.path().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(common::LOAD_THREADS)
         .worker_threads(1)
         .enable_all()
         .build()

@@ -28,6 +28,7 @@ fn main() {
     // of these (the baseline always runs).
     let only: String = env_or("BENCH_ONLY", String::new());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(common::LOAD_THREADS)
         .worker_threads(1)
         .enable_all()
         .build()

@@ -23,12 +23,41 @@ pub struct LoadReport {
     pub p99: Duration,
     pub max: Duration,
     pub throughput: f64,
+    /// CPU time the in-process server spent per request (all threads of this process but
+    /// the load generator's), in µs; `None` when the server runs elsewhere.
+    pub server_cpu_us: Option<f64>,
+}
+
+/// The name of the load generator's threads: their CPU time is not the server's.
+pub const LOAD_THREADS: &str = "load-gen";
+
+/// CPU time so far of this process's threads other than the load generator's, in ns
+/// (`/proc/self/task/*/schedstat`; 0 where that is not available).
+fn server_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| !comm.trim_end().starts_with(LOAD_THREADS))
+        })
+        .filter_map(|task| {
+            std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }
 
 impl LoadReport {
     pub fn header() -> String {
         format!(
-            "| {:<28} | {:>8} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} |\n|{}|{}|{}|{}|{}|{}|{}|",
+            "| {:<28} | {:>8} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} |\n|{}|{}|{}|{}|{}|{}|{}|{}|",
             "scenario",
             "requests",
             "errors",
@@ -36,26 +65,30 @@ impl LoadReport {
             "p99 ms",
             "max ms",
             "req/s",
+            "CPU µs/req",
             "-".repeat(30),
             "-".repeat(10),
             "-".repeat(8),
             "-".repeat(11),
             "-".repeat(11),
             "-".repeat(11),
-            "-".repeat(12)
+            "-".repeat(12),
+            "-".repeat(11)
         )
     }
 
     pub fn row(&self) -> String {
         format!(
-            "| {:<28} | {:>8} | {:>6} | {:>9.3} | {:>9.3} | {:>9.3} | {:>10.0} |",
+            "| {:<28} | {:>8} | {:>6} | {:>9.3} | {:>9.3} | {:>9.3} | {:>10.0} | {:>10} |",
             self.name,
             self.requests,
             self.errors,
             ms(self.p50),
             ms(self.p99),
             ms(self.max),
-            self.throughput
+            self.throughput,
+            self.server_cpu_us
+                .map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"))
         )
     }
 }
@@ -159,6 +192,10 @@ pub fn spawn_baseline() -> String {
 
 /// Drives `url` with `concurrency` clients for `duration` (after a short warm-up); `body`
 /// gives the JSON of request `i`. A response is an error unless its status is `expect`.
+///
+/// Each client is one keep-alive HTTP/1.1 connection driven by hyper directly (no pool,
+/// no per-request URL parsing): the generator shares the two cores with the server, so
+/// the less it spends per request the more the figures say about the server.
 pub async fn run(
     name: &str,
     url: &str,
@@ -168,36 +205,16 @@ pub async fn run(
     expect: u16,
     body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
 ) -> LoadReport {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
+    let target = Target::parse(url, auth);
     // Warm-up: open the connections and fill caches.
     let warm = Instant::now() + Duration::from_millis(500);
-    drive(
-        &client,
-        url,
-        auth,
-        concurrency,
-        warm,
-        expect,
-        body.clone(),
-        1_000_000,
-    )
-    .await;
+    drive(&target, concurrency, warm, expect, body.clone(), 1_000_000).await;
     let started = Instant::now();
-    let (mut latencies, errors) = drive(
-        &client,
-        url,
-        auth,
-        concurrency,
-        started + duration,
-        expect,
-        body,
-        0,
-    )
-    .await;
+    let cpu_before = server_cpu_ns();
+    let (mut latencies, errors) =
+        drive(&target, concurrency, started + duration, expect, body, 0).await;
     let elapsed = started.elapsed();
+    let cpu = server_cpu_ns().saturating_sub(cpu_before);
     latencies.sort_unstable();
     let pick = |q: f64| {
         latencies
@@ -213,45 +230,115 @@ pub async fn run(
         p99: pick(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
+        // Under a millisecond of CPU in all: the server is another process.
+        server_cpu_us: (cpu > 1_000_000 && !latencies.is_empty())
+            .then(|| cpu as f64 / 1000.0 / latencies.len() as f64),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where the clients connect and what they send with every request.
+#[derive(Clone)]
+struct Target {
+    address: String,
+    host: http::HeaderValue,
+    path: http::Uri,
+    authorization: Option<http::HeaderValue>,
+}
+
+impl Target {
+    fn parse(url: &str, auth: bool) -> Self {
+        let uri: http::Uri = url.parse().expect("bench URL");
+        let authority = uri.authority().expect("URL with host and port").clone();
+        let authorization = auth.then(|| {
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+            http::HeaderValue::from_str(&format!("Basic {token}")).expect("header")
+        });
+        Self {
+            address: authority.as_str().to_owned(),
+            host: http::HeaderValue::from_str(authority.as_str()).expect("host"),
+            path: uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse()
+                .expect("path"),
+            authorization,
+        }
+    }
+
+    async fn connect(
+        &self,
+    ) -> hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>> {
+        let stream = tokio::net::TcpStream::connect(&self.address)
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("handshake");
+        tokio::spawn(connection);
+        sender
+    }
+
+    fn request(
+        &self,
+        json: &serde_json::Value,
+    ) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+        let body = serde_json::to_vec(json).expect("json");
+        let mut request = http::Request::post(self.path.clone())
+            .header(http::header::HOST, self.host.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .expect("request");
+        if let Some(authorization) = &self.authorization {
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+        }
+        request
+    }
+}
+
 async fn drive(
-    client: &reqwest::Client,
-    url: &str,
-    auth: bool,
+    target: &Target,
     concurrency: usize,
     until: Instant,
     expect: u16,
     body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
     offset: usize,
 ) -> (Vec<Duration>, usize) {
+    use http_body_util::BodyExt as _;
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(offset));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, body, counter) = (
-            client.clone(),
-            url.to_owned(),
-            body.clone(),
-            counter.clone(),
-        );
+        let (target, body, counter) = (target.clone(), body.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut sender = target.connect().await;
             while Instant::now() < until {
                 let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut request = client.post(&url).json(&body(i));
-                if auth {
-                    request = request.basic_auth(USER, Some(PASSWORD));
+                let request = target.request(&body(i));
+                if sender.ready().await.is_err() {
+                    // The server closed the connection (e.g. after an error answer).
+                    sender = target.connect().await;
                 }
                 let t = Instant::now();
-                match request.send().await {
+                match sender.send_request(request).await {
                     Ok(r) if r.status().as_u16() == expect => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
+                        if r.into_body().collect().await.is_ok() {
+                            latencies.push(t.elapsed());
+                        } else {
+                            errors += 1;
+                        }
                     }
-                    _ => errors += 1,
+                    Ok(r) => {
+                        let _ = r.into_body().collect().await;
+                        errors += 1;
+                    }
+                    Err(_) => errors += 1,
                 }
             }
             (latencies, errors)

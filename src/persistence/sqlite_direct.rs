@@ -140,12 +140,14 @@ impl DirectSqlite {
         // which made each cached statement cost a full parse.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(|e| conn_error(&e))?;
+        // Statement journals of savepoints and sorts stay in memory: a temporary file
+        // would be opened and written for every batch whose savepoint journal spills.
         let pragmas = if options.read_only {
-            "PRAGMA query_only = ON;".to_owned()
+            "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;".to_owned()
         } else {
             format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 0;",
+                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
                 options.synchronous
             )
         };

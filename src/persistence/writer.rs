@@ -39,6 +39,8 @@ const MAX_BATCH: usize = 128;
 const QUEUE: usize = 1024;
 /// Under sustained load, checkpoint the WAL at least once per this many batches.
 const CHECKPOINT_EVERY: u32 = 32;
+/// Checkpoint the WAL once no unit has arrived for this long after a commit.
+const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Boxed future borrowing the executor.
 pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
@@ -293,8 +295,28 @@ async fn run_unit<'c, T, E: From<DbErr>>(
 /// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
 async fn run(db: DatabaseConnection, failures: &Failures, mut queue: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Batches committed since the WAL was last checkpointed.
     let mut batches = 0u32;
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = if batches > 0 {
+            // Something to checkpoint: do it once the writer has been idle for a moment
+            // (a pause between two bursts is not idleness).
+            match tokio::time::timeout(CHECKPOINT_IDLE, queue.recv_many(&mut batch, MAX_BATCH))
+                .await
+            {
+                Ok(received) => received,
+                Err(_) => {
+                    checkpoint(&db).await;
+                    batches = 0;
+                    continue;
+                }
+            }
+        } else {
+            queue.recv_many(&mut batch, MAX_BATCH).await
+        };
+        if received == 0 {
+            break;
+        }
         let size = batch.len();
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -391,20 +413,29 @@ async fn run(db: DatabaseConnection, failures: &Failures, mut queue: mpsc::Recei
                 finishes.into_iter().for_each(|finish| finish(Some(&e)));
             }
         }
-        // The WAL is copied back into the database file here, after the callers have their
+        // The WAL is copied back into the database file after the callers have their
         // answers, instead of inside a commit (SQLite's automatic checkpoint is off on this
-        // connection): when the writer is idle, or every CHECKPOINT_EVERY batches under
-        // sustained load so that the WAL stays bounded. PASSIVE never waits for readers.
+        // connection): once the writer is idle, or every CHECKPOINT_EVERY batches under
+        // sustained load so that the WAL stays bounded.
         batches += 1;
-        if queue.is_empty() || batches >= CHECKPOINT_EVERY {
+        if batches >= CHECKPOINT_EVERY {
+            checkpoint(&db).await;
             batches = 0;
-            if let Err(e) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next batch");
-            }
         }
+    }
+    if batches > 0 {
+        checkpoint(&db).await;
+    }
+}
+
+/// Copies the WAL back into the database file. PASSIVE never waits for readers; what it
+/// could not copy is copied next time.
+async fn checkpoint(db: &DatabaseConnection) {
+    if let Err(e) = db
+        .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+        .await
+    {
+        tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next batch");
     }
 }
 

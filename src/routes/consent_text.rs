@@ -82,7 +82,8 @@ pub async fn consent_text(
             })
         })
         .await?;
-    tracing::info!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
+    // Debug: the record stored above says the same, and "request completed" logs the call.
+    tracing::debug!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
     Ok(web::Json(ConsentTextResponse {
         consent_text: text.html.clone(),
     }))
