@@ -8,6 +8,11 @@
 //! version (1.x, 2.1, 2.2) reads the answers. Layers: `routes` (thin handlers) → `domain`
 //! (pure) → `persistence` (sea-orm); wire DTOs live in `api`.
 
+/// mimalloc instead of glibc's malloc (see [`allocator`]).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+pub mod allocator;
 pub mod api;
 pub mod auth;
 pub mod backoffice;

@@ -54,6 +54,7 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
+    onboarding_adapter::allocator::tune();
     let cli = Cli::parse();
     if let Some(Command::Policy { command }) = &cli.command {
         return run_policy(command);

@@ -295,7 +295,15 @@ impl Application {
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
         let writer = persistence::writer::Writer::start(&settings, &db).await?;
-        let reads = persistence::connect_reader(&settings, &db)?;
+        // One read connection per HTTP worker thread.
+        let reads = persistence::connect_readers(
+            &settings,
+            &db,
+            settings
+                .server
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        )?;
         let runtime = Runtime {
             state: AppState {
                 db,

@@ -15,9 +15,9 @@ use crate::persistence::writer::Writer;
 pub struct AppState {
     /// Reads, and writes outside the callbacks' hot path.
     pub db: DatabaseConnection,
-    /// The callbacks' short indexed reads: on SQLite a connection read in the calling
-    /// thread (no hand-over to a sqlx worker thread), elsewhere the pool.
-    pub reads: DatabaseConnection,
+    /// The callbacks' short indexed reads: on SQLite a connection per worker thread, read
+    /// in that thread (no hand-over to a sqlx worker thread), elsewhere the pool.
+    pub reads: crate::persistence::Readers,
     /// The callbacks' writes: a transaction each, acknowledged after commit (group commit
     /// on SQLite).
     pub writer: Writer,

@@ -23,18 +23,28 @@ pub struct LoadReport {
     pub p99: Duration,
     pub max: Duration,
     pub throughput: f64,
-    /// CPU time the in-process server spent per request (all threads of this process but
-    /// the load generator's), in µs; `None` when the server runs elsewhere.
+    /// CPU time the server spent per request, in µs (see `server_cpu_ns`); `None` where
+    /// it could not be read.
     pub server_cpu_us: Option<f64>,
 }
 
 /// The name of the load generator's threads: their CPU time is not the server's.
 pub const LOAD_THREADS: &str = "load-gen";
 
-/// CPU time so far of this process's threads other than the load generator's, in ns
-/// (`/proc/self/task/*/schedstat`; 0 where that is not available).
+/// The server's process when it is a [`ChildService`] (the last one started).
+static CHILD_SERVER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// CPU time so far of the server, in ns (`/proc/<pid>/task/*/schedstat`; 0 where that is
+/// not available): the threads of the [`ChildService`] process when one was started, else
+/// this process's threads other than the load generator's.
 fn server_cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let child = CHILD_SERVER.load(std::sync::atomic::Ordering::Relaxed);
+    let process = if child == 0 {
+        "self".to_owned()
+    } else {
+        child.to_string()
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{process}/task")) else {
         return 0;
     };
     tasks
@@ -230,8 +240,7 @@ pub async fn run(
         p99: pick(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         throughput: latencies.len() as f64 / elapsed.as_secs_f64(),
-        // Under a millisecond of CPU in all: the server is another process.
-        server_cpu_us: (cpu > 1_000_000 && !latencies.is_empty())
+        server_cpu_us: (cpu > 0 && !latencies.is_empty())
             .then(|| cpu as f64 / 1000.0 / latencies.len() as f64),
     }
 }
@@ -405,6 +414,7 @@ impl ChildService {
             command.env(name, value);
         }
         let child = command.spawn().expect("service binary starts");
+        CHILD_SERVER.store(child.id(), std::sync::atomic::Ordering::Relaxed);
         Self {
             child,
             base: format!("http://127.0.0.1:{port}"),

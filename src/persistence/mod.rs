@@ -17,6 +17,8 @@ pub mod review;
 pub mod sqlite_direct;
 pub mod writer;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -49,21 +51,46 @@ pub fn connect_writer(
     connect_direct(settings, false).context("Failed to open the SQLite database for writing")
 }
 
-/// The connection for the callbacks' point reads: on SQLite a read-only connection used in
-/// the calling thread (see [`sqlite_direct::DirectSqlite::open`]), elsewhere `pool`.
+/// The connections for the callbacks' point reads.
+///
+/// On SQLite, `count` read-only connections, each used in the calling thread (see
+/// [`sqlite_direct::DirectSqlite::open`]): a thread always gets the same one, so the
+/// service's workers do not queue on one connection's lock. Elsewhere, `pool`.
+#[derive(Clone)]
+pub struct Readers(Arc<[DatabaseConnection]>);
+
+impl Readers {
+    /// The connection of the calling thread.
+    pub fn local(&self) -> &DatabaseConnection {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|slot| *slot);
+        &self.0[slot % self.0.len()]
+    }
+}
+
+/// The callbacks' read connections (see [`Readers`]): `count` of them on SQLite.
 ///
 /// # Errors
 /// When the SQLite file cannot be opened.
-pub fn connect_reader(
+pub fn connect_readers(
     settings: &Settings,
     pool: &DatabaseConnection,
-) -> anyhow::Result<DatabaseConnection> {
+    count: usize,
+) -> anyhow::Result<Readers> {
     if pool.get_database_backend() != DatabaseBackend::Sqlite {
-        return Ok(pool.clone());
+        return Ok(Readers(Arc::new([pool.clone()])));
     }
-    Ok(connect_direct(settings, true)
-        .context("Failed to open the SQLite database for reading")?
-        .0)
+    let readers = (0..count.max(1))
+        .map(|_| {
+            connect_direct(settings, true)
+                .map(|(connection, _)| connection)
+                .context("Failed to open the SQLite database for reading")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Readers(readers.into()))
 }
 
 fn connect_direct(

@@ -44,7 +44,7 @@ pub async fn consent_storage(
     let consent_type = normalise_type(&req.consent_type);
     let text_version = match &req.process_id {
         Some(process_id) => {
-            consents::last_served_version(&state.reads, process_id, &consent_type).await?
+            consents::last_served_version(state.reads.local(), process_id, &consent_type).await?
         }
         None => None,
     };

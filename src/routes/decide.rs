@@ -122,11 +122,13 @@ pub async fn decide(
         .map_err(|e| ApiError::Unexpected(e.into()))?;
     // A review case exists only for a verification already decided here, so a first call
     // (the usual one) costs one look-up.
-    let earlier = decisions::for_call(&state.reads, &ids.identity_verification_id, point).await?;
+    let earlier =
+        decisions::for_call(state.reads.local(), &ids.identity_verification_id, point).await?;
     if !earlier.is_empty() {
         // A re-call for a verification under review: WAIT while open, the resolution after.
         if let Some(answer) =
-            review::existing_answer(&state.reads, &ids.identity_verification_id, point).await?
+            review::existing_answer(state.reads.local(), &ids.identity_verification_id, point)
+                .await?
         {
             tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
             return Ok(answer);
@@ -147,7 +149,7 @@ pub async fn decide(
         }
     }
 
-    let registry = customers::find_by_user_id(&state.reads, &ids.user_id)
+    let registry = customers::find_by_user_id(state.reads.local(), &ids.user_id)
         .await?
         .map(|c| RegistryPerson {
             given_names: c.given_names,

@@ -52,49 +52,63 @@ enum Segment {
 /// documented methods) before authentication runs: every documented path is public in the
 /// spec, and a 401 for a method that does not exist would be wrong.
 #[derive(Debug, Clone, Default)]
-pub struct KnownRoutes(std::sync::Arc<Vec<(Vec<Segment>, Vec<actix_web::http::Method>)>>);
+pub struct KnownRoutes(std::sync::Arc<Routes>);
+
+/// Paths without parameters by their text (one hash lookup per request: every callback),
+/// the others segment by segment.
+#[derive(Debug, Default)]
+struct Routes {
+    literal: std::collections::HashMap<String, Vec<actix_web::http::Method>>,
+    templated: Vec<(Vec<Segment>, Vec<actix_web::http::Method>)>,
+}
 
 impl KnownRoutes {
     pub fn from_doc(doc: &utoipa::openapi::OpenApi) -> Self {
         use actix_web::http::Method;
-        let routes = doc
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let segments = path
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Parameter
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
-                let methods = [
-                    (Method::GET, item.get.is_some()),
-                    (Method::PUT, item.put.is_some()),
-                    (Method::POST, item.post.is_some()),
-                    (Method::DELETE, item.delete.is_some()),
-                    (Method::OPTIONS, item.options.is_some()),
-                    (Method::HEAD, item.head.is_some()),
-                    (Method::PATCH, item.patch.is_some()),
-                    (Method::TRACE, item.trace.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(m, documented)| documented.then_some(m))
+        let mut routes = Routes::default();
+        for (path, segments, methods) in doc.paths.paths.iter().map(|(path, item)| {
+            let segments: Vec<Segment> = path
+                .split('/')
+                .map(|s| {
+                    if s.starts_with('{') && s.ends_with('}') {
+                        Segment::Parameter
+                    } else {
+                        Segment::Literal(s.to_owned())
+                    }
+                })
                 .collect();
-                (segments, methods)
-            })
+            let methods: Vec<Method> = [
+                (Method::GET, item.get.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+                (Method::OPTIONS, item.options.is_some()),
+                (Method::HEAD, item.head.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::TRACE, item.trace.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, documented)| documented.then_some(m))
             .collect();
+            (path, segments, methods)
+        }) {
+            if segments.contains(&Segment::Parameter) {
+                routes.templated.push((segments, methods));
+            } else {
+                routes.literal.insert(path.clone(), methods);
+            }
+        }
         Self(std::sync::Arc::new(routes))
     }
 
     /// The documented methods of `path`, when it is a documented path.
     pub fn methods(&self, path: &str) -> Option<&[actix_web::http::Method]> {
+        if let Some(methods) = self.0.literal.get(path) {
+            return Some(methods);
+        }
         let wanted: Vec<&str> = path.split('/').collect();
         self.0
+            .templated
             .iter()
             .find(|(segments, _)| {
                 segments.len() == wanted.len()

@@ -55,7 +55,7 @@ pub async fn user_lookup(
         Some(identification) => {
             let query = LookupQuery::from_identification(&settings.lookup.keys, identification)
                 .map_err(|e| ApiError::NotFound(format!("user not found: {e}")))?;
-            match customers::find_by_query(&state.reads, &query).await? {
+            match customers::find_by_query(state.reads.local(), &query).await? {
                 Some(customer) => {
                     fallback_address_allowed = settings.otp.address_fallback
                         == AddressFallback::MissingAddress
@@ -97,14 +97,18 @@ pub async fn user_lookup(
                 },
             }
         }
-        None => processes::find(&state.reads, &req.process_id)
+        None => processes::find(state.reads.local(), &req.process_id)
             .await?
             .and_then(|p| p.user_id)
             .ok_or_else(|| ApiError::NotFound("user not found".into()))?,
     };
 
-    let consent_required =
-        !consents::all_approved(&state.reads, &user_id, &settings.consent.required_types).await?;
+    let consent_required = !consents::all_approved(
+        state.reads.local(),
+        &user_id,
+        &settings.consent.required_types,
+    )
+    .await?;
     // The OTP fallback address, when this user may receive the OTP at an address the
     // identification carries.
     let fallback_email = req
