@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::decision;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::is_unique_violation;
 use crate::observe::RequestContext;
@@ -41,36 +41,38 @@ pub async fn insert_new(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<Option<decision::Model>, DbErr> {
-    let model = decision::ActiveModel {
-        identity_verification_id: Set(d.identity_verification_id),
-        decision_point: Set(d.decision_point.to_owned()),
-        input_digest: Set(d.input_digest),
-        process_id: Set(d.process_id),
-        process_type: Set(d.process_type),
-        user_id: Set(d.user_id),
-        provider: Set(d.provider),
-        status: Set(d.status),
-        verification_id: Set(d.verification_id),
-        input_summary: Set(d.input_summary),
-        outcome: Set(d.outcome),
-        result_reason: Set(d.result_reason),
-        policy_version: Set(d.policy_version),
-        rule_trace: Set(d.rule_trace),
-        duration_us: Set(d.duration_us),
-        created_at: Set(now),
-        correlation_id: Set(ctx.correlation_id.clone()),
-        request_id: Set(ctx.request_id.clone()),
-        facts: Set(Some(d.facts)),
-        reason_codes: Set(Some(serde_json::json!(d.reason_codes))),
-        ..Default::default()
+    let mut stored = decision::Model {
+        id: 0,
+        identity_verification_id: d.identity_verification_id,
+        decision_point: d.decision_point.to_owned(),
+        input_digest: d.input_digest,
+        process_id: d.process_id,
+        process_type: d.process_type,
+        user_id: d.user_id,
+        provider: d.provider,
+        status: d.status,
+        verification_id: d.verification_id,
+        input_summary: d.input_summary,
+        outcome: d.outcome,
+        result_reason: d.result_reason,
+        policy_version: d.policy_version,
+        rule_trace: d.rule_trace,
+        duration_us: d.duration_us,
+        created_at: now,
+        correlation_id: ctx.correlation_id.clone(),
+        request_id: ctx.request_id.clone(),
+        facts: Some(d.facts),
+        reason_codes: Some(serde_json::json!(d.reason_codes)),
     };
-    // One round trip where the database supports RETURNING (SQLite, PostgreSQL); sea-orm
-    // reads the row back by its id elsewhere.
-    match decision::Entity::insert(model)
-        .exec_with_returning(db)
-        .await
-    {
-        Ok(stored) => Ok(Some(stored)),
+    let mut model: decision::ActiveModel = stored.clone().into();
+    model.id = NotSet;
+    // The stored row is the one built here plus its id: reading it back (RETURNING) would
+    // parse its JSON columns (facts, trace, summary) again for nothing.
+    match decision::Entity::insert(model).exec(db).await {
+        Ok(inserted) => {
+            stored.id = inserted.last_insert_id;
+            Ok(Some(stored))
+        }
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }

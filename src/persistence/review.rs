@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use entity::review_case;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
@@ -39,36 +39,43 @@ pub async fn open(
     case: NewCase,
     now: DateTime<Utc>,
 ) -> Result<review_case::Model, DbErr> {
-    let (ivid, point) = (
-        case.identity_verification_id.clone(),
-        case.decision_point.clone(),
-    );
-    let model = review_case::ActiveModel {
-        identity_verification_id: Set(case.identity_verification_id),
-        decision_point: Set(case.decision_point),
-        decision_id: Set(case.decision_id),
-        process_id: Set(case.process_id),
-        process_type: Set(case.process_type),
-        user_id: Set(case.user_id),
-        status: Set(OPEN.into()),
-        wait_reason: Set(case.wait_reason),
-        facts: Set(case.facts),
-        rule_trace: Set(case.rule_trace),
-        deadline_at: Set(case.deadline_at),
-        created_at: Set(now),
-        ..Default::default()
+    let mut opened = review_case::Model {
+        id: 0,
+        identity_verification_id: case.identity_verification_id,
+        decision_point: case.decision_point,
+        decision_id: case.decision_id,
+        process_id: case.process_id,
+        process_type: case.process_type,
+        user_id: case.user_id,
+        status: OPEN.into(),
+        wait_reason: case.wait_reason,
+        facts: case.facts,
+        rule_trace: case.rule_trace,
+        deadline_at: case.deadline_at,
+        created_at: now,
+        resolved_at: None,
+        resolved_by: None,
+        resolution: None,
+        resolution_reason: None,
+        note: None,
     };
-    match review_case::Entity::insert(model)
-        .exec_without_returning(db)
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {}
-        Err(e) => return Err(e),
+    let mut model: review_case::ActiveModel = opened.clone().into();
+    model.id = NotSet;
+    match review_case::Entity::insert(model).exec(db).await {
+        // The case is the one built here plus its id (not read back: its JSON columns
+        // would be parsed again for nothing).
+        Ok(inserted) => {
+            opened.id = inserted.last_insert_id;
+            Ok(opened)
+        }
+        // Already open: that case.
+        Err(e) if is_unique_violation(&e) => {
+            find_for(db, &opened.identity_verification_id, &opened.decision_point)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("review case just opened".into()))
+        }
+        Err(e) => Err(e),
     }
-    find_for(db, &ivid, &point)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("review case just opened".into()))
 }
 
 /// # Errors
