@@ -40,7 +40,6 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("load-gen")
         .worker_threads(2)
         .enable_all()
         .build()

@@ -67,7 +67,7 @@ fn server_cpu_ns() -> u64 {
 impl LoadReport {
     pub fn header() -> String {
         format!(
-            "| {:<28} | {:>8} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} |\n|{}|{}|{}|{}|{}|{}|{}|{}|",
+            "| {:<28} | {:>8} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} |\n|{}|{}|{}|{}|{}|{}|{}|{}|",
             "scenario",
             "requests",
             "errors",
@@ -83,7 +83,7 @@ impl LoadReport {
             "-".repeat(11),
             "-".repeat(11),
             "-".repeat(12),
-            "-".repeat(11)
+            "-".repeat(12)
         )
     }
 

@@ -1,11 +1,12 @@
-//! The group-commit writer's SQLite connection, driven in the writer's own thread.
+//! SQLite connections driven in the thread that uses them: the group-commit writer's, and
+//! the read-only ones of the callbacks' point reads.
 //!
 //! sqlx runs every SQLite connection on a worker thread of its own and hands each
 //! statement over a channel, so every statement costs two thread wake-ups. Under load, on
 //! a small machine, that hand-over dominated the writer's time (about 90 µs a statement,
 //! of which SQLite itself used a few). This connection runs the statements sea-orm builds
 //! (exactly as for sqlx's SQLite) on a `rusqlite` connection, synchronously, in the thread
-//! that awaits them: the writer's.
+//! that awaits them: the writer's, or the HTTP worker's for a read.
 //!
 //! sea-orm has two interfaces for a connection it does not drive itself. Its `proxy`
 //! interface does not compile beside the sqlx drivers in sea-orm 2.0.4 (upstream issues
@@ -15,7 +16,7 @@
 //! only public way to build them. Nothing here is a test double: every statement runs on
 //! the database file.
 //!
-//! It serves only the writer, which runs one transaction at a time:
+//! Transactions are the writer's only (the readers do not open any), one at a time:
 //! - the outermost `begin()` is `BEGIN IMMEDIATE`, nested ones are savepoints;
 //! - values are written exactly as sqlx writes them (timestamps in RFC 3339, JSON as text,
 //!   booleans as 0/1), so rows read back through the sqlx pool are the same either way;
@@ -117,9 +118,10 @@ impl DirectSqlite {
     ///
     /// A read-only connection serves the callbacks' point reads (a registry entry, the
     /// latest consent or decision of a process) in the actix worker that asks, instead of
-    /// a round trip to a sqlx worker thread. It is one connection behind a mutex, so it is
-    /// meant for short indexed reads only; in WAL mode a reader does not wait for the
-    /// writer. It cannot write, and sees every commit as soon as it is made.
+    /// a round trip to a sqlx worker thread. There is one per worker (see
+    /// [`super::Readers`]), each behind a mutex and read inline, so it is meant for short
+    /// indexed reads only; in WAL mode a reader does not wait for the writer. It cannot
+    /// write, and sees every commit as soon as it is made.
     ///
     /// # Errors
     /// When the file cannot be opened or a pragma fails.

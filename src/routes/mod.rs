@@ -66,7 +66,7 @@ impl KnownRoutes {
     pub fn from_doc(doc: &utoipa::openapi::OpenApi) -> Self {
         use actix_web::http::Method;
         let mut routes = Routes::default();
-        for (path, segments, methods) in doc.paths.paths.iter().map(|(path, item)| {
+        for (path, item) in &doc.paths.paths {
             let segments: Vec<Segment> = path
                 .split('/')
                 .map(|s| {
@@ -90,8 +90,6 @@ impl KnownRoutes {
             .into_iter()
             .filter_map(|(m, documented)| documented.then_some(m))
             .collect();
-            (path, segments, methods)
-        }) {
             if segments.contains(&Segment::Parameter) {
                 routes.templated.push((segments, methods));
             } else {
