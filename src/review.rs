@@ -3,7 +3,7 @@
 //! Server's private API — written in the same transaction as the resolution.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{decision, review_case};
+use entity::review_case;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use serde_json::json;
 
@@ -11,7 +11,7 @@ use crate::api::client::{DecisionResponse, DecisionResult};
 use crate::configuration::{Outcome, Settings};
 use crate::error::ApiError;
 use crate::observe::RequestContext;
-use crate::persistence::{audit, outbox, processes, review};
+use crate::persistence::{audit, decisions, outbox, processes, review};
 
 pub const EVALUATE_PATH: &str = "/api/private/client/evaluate";
 pub const APPROVE_PATH: &str = "/api/private/client/approve";
@@ -69,7 +69,7 @@ fn secs(s: u64) -> Duration {
 pub async fn open_for_wait(
     db: &impl ConnectionTrait,
     settings: &Settings,
-    decision: &decision::Model,
+    decision: &decisions::Decided,
     now: DateTime<Utc>,
 ) -> Result<review_case::Model, DbErr> {
     let first_seen = processes::find(db, &decision.process_id)
@@ -85,11 +85,6 @@ pub async fn open_for_wait(
             process_type: decision.process_type.clone(),
             user_id: decision.user_id.clone(),
             wait_reason: decision.result_reason.clone(),
-            facts: decision
-                .facts
-                .clone()
-                .unwrap_or_else(|| decision.input_summary.clone()),
-            rule_trace: decision.rule_trace.clone(),
             deadline_at: deadline(settings, now, first_seen),
         },
         now,

@@ -100,7 +100,7 @@ struct JsonObject(String);
 impl JsonObject {
     fn key(&mut self, field: &Field) {
         self.0.push(',');
-        self.0.push_str(&json_string(field.name()));
+        push_json_string(&mut self.0, field.name());
         self.0.push(':');
     }
 }
@@ -110,7 +110,7 @@ impl Visit for JsonObject {
         self.key(field);
         match serde_json::Number::from_f64(value) {
             Some(number) => self.0.push_str(&number.to_string()),
-            None => self.0.push_str(&json_string(&value.to_string())),
+            None => push_json_string(&mut self.0, &value.to_string()),
         }
     }
 
@@ -131,18 +131,33 @@ impl Visit for JsonObject {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        self.0.push_str(&json_string(value));
+        push_json_string(&mut self.0, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.key(field);
-        self.0.push_str(&json_string(&format!("{value:?}")));
+        push_json_string(&mut self.0, &format!("{value:?}"));
     }
 }
 
 /// `text` as a JSON string literal.
 fn json_string(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    push_json_string(&mut out, text);
+    out
+}
+
+/// Appends `text` as a JSON string literal; copied as it is when nothing needs escaping
+/// (field names, ids, codes: nearly every value logged).
+fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Serialising a str cannot fail.
+        out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
 }
 
 #[cfg(test)]
@@ -222,5 +237,26 @@ mod tests {
                 {"process_id": "p-1", "name": "consent_text"}
             ])
         );
+    }
+
+    /// Strings are written exactly as serde_json writes them, escaped or not.
+    #[test]
+    fn json_strings_match_serde_json() {
+        for text in [
+            "",
+            "plain",
+            "quote\"d",
+            "back\\slash",
+            "tab\tand\u{1}",
+            "del\u{7f}",
+            "žluťoučký kůň",
+            "emoji \u{1F600}",
+        ] {
+            assert_eq!(
+                json_string(text),
+                serde_json::to_string(text).unwrap(),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::decision;
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
 
 use super::is_unique_violation;
 use crate::observe::RequestContext;
@@ -28,54 +31,103 @@ pub struct NewDecision {
     pub reason_codes: Vec<String>,
 }
 
+/// A stored decision without its JSON columns: what answering the call, recording the
+/// process, opening the review case and keeping the evidence need.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub id: i64,
+    pub identity_verification_id: String,
+    pub decision_point: String,
+    pub process_id: String,
+    pub process_type: Option<String>,
+    pub user_id: String,
+    pub outcome: String,
+    pub result_reason: String,
+    pub policy_version: String,
+    pub duration_us: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<decision::Model> for Decided {
+    fn from(d: decision::Model) -> Self {
+        Self {
+            id: d.id,
+            identity_verification_id: d.identity_verification_id,
+            decision_point: d.decision_point,
+            process_id: d.process_id,
+            process_type: d.process_type,
+            user_id: d.user_id,
+            outcome: d.outcome,
+            result_reason: d.result_reason,
+            policy_version: d.policy_version,
+            duration_us: d.duration_us,
+            created_at: d.created_at,
+        }
+    }
+}
+
 /// Stores `d` unless the identical call (same identity verification, decision point and
 /// input digest) was stored before — then `None`: the caller answers the stored decision
-/// (see [`find`]). On PostgreSQL a unique violation aborts the transaction, so a caller in a
-/// transaction rolls it back on `None`.
+/// (see [`for_call`]). On PostgreSQL a unique violation aborts the transaction, so a caller
+/// in a transaction rolls it back on `None`.
+///
+/// `d` is borrowed (a unit on SQLite's writer may run again) and its JSON copied once into
+/// the statement; the row is not read back (RETURNING would parse the JSON again).
 ///
 /// # Errors
 /// Database errors.
 pub async fn insert_new(
     db: &impl ConnectionTrait,
-    d: NewDecision,
+    d: &NewDecision,
     ctx: &RequestContext,
     now: DateTime<Utc>,
-) -> Result<Option<decision::Model>, DbErr> {
-    let mut stored = decision::Model {
-        id: 0,
-        identity_verification_id: d.identity_verification_id,
-        decision_point: d.decision_point.to_owned(),
-        input_digest: d.input_digest,
-        process_id: d.process_id,
-        process_type: d.process_type,
-        user_id: d.user_id,
-        provider: d.provider,
-        status: d.status,
-        verification_id: d.verification_id,
-        input_summary: d.input_summary,
-        outcome: d.outcome,
-        result_reason: d.result_reason,
-        policy_version: d.policy_version,
-        rule_trace: d.rule_trace,
-        duration_us: d.duration_us,
-        created_at: now,
-        correlation_id: ctx.correlation_id.clone(),
-        request_id: ctx.request_id.clone(),
-        facts: Some(d.facts),
-        reason_codes: Some(serde_json::json!(d.reason_codes)),
+) -> Result<Option<Decided>, DbErr> {
+    let model = decision::ActiveModel {
+        id: NotSet,
+        identity_verification_id: Set(d.identity_verification_id.clone()),
+        decision_point: Set(d.decision_point.to_owned()),
+        input_digest: Set(d.input_digest.clone()),
+        process_id: Set(d.process_id.clone()),
+        process_type: Set(d.process_type.clone()),
+        user_id: Set(d.user_id.clone()),
+        provider: Set(d.provider.clone()),
+        status: Set(d.status.clone()),
+        verification_id: Set(d.verification_id.clone()),
+        input_summary: Set(d.input_summary.clone()),
+        outcome: Set(d.outcome.clone()),
+        result_reason: Set(d.result_reason.clone()),
+        policy_version: Set(d.policy_version.clone()),
+        rule_trace: Set(d.rule_trace.clone()),
+        duration_us: Set(d.duration_us),
+        created_at: Set(now),
+        correlation_id: Set(ctx.correlation_id.clone()),
+        request_id: Set(ctx.request_id.clone()),
+        facts: Set(Some(d.facts.clone())),
+        reason_codes: Set(Some(serde_json::json!(d.reason_codes))),
     };
-    let mut model: decision::ActiveModel = stored.clone().into();
-    model.id = NotSet;
-    // The stored row is the one built here plus its id: reading it back (RETURNING) would
-    // parse its JSON columns (facts, trace, summary) again for nothing.
     match decision::Entity::insert(model).exec(db).await {
-        Ok(inserted) => {
-            stored.id = inserted.last_insert_id;
-            Ok(Some(stored))
-        }
+        Ok(inserted) => Ok(Some(Decided {
+            id: inserted.last_insert_id,
+            identity_verification_id: d.identity_verification_id.clone(),
+            decision_point: d.decision_point.to_owned(),
+            process_id: d.process_id.clone(),
+            process_type: d.process_type.clone(),
+            user_id: d.user_id.clone(),
+            outcome: d.outcome.clone(),
+            result_reason: d.result_reason.clone(),
+            policy_version: d.policy_version.clone(),
+            duration_us: d.duration_us,
+            created_at: now,
+        })),
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// # Errors
+/// Database errors.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<decision::Model>, DbErr> {
+    decision::Entity::find_by_id(id).one(db).await
 }
 
 /// Every decision taken for this identity verification at this decision point (usually

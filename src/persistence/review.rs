@@ -24,13 +24,15 @@ pub struct NewCase {
     pub process_type: Option<String>,
     pub user_id: String,
     pub wait_reason: String,
-    pub facts: serde_json::Value,
-    pub rule_trace: serde_json::Value,
     pub deadline_at: DateTime<Utc>,
 }
 
 /// Opens the case for a WAIT decision unless one exists already (also under concurrent
 /// identical calls: the unique key decides). Returns the case either way.
+///
+/// The case's facts and rule trace are its decision's: the case keeps JSON `null` in those
+/// columns and [`facts_and_trace`] reads them through `decision_id` (cases opened by
+/// earlier versions carry copies).
 ///
 /// # Errors
 /// Database errors.
@@ -49,8 +51,8 @@ pub async fn open(
         user_id: case.user_id,
         status: OPEN.into(),
         wait_reason: case.wait_reason,
-        facts: case.facts,
-        rule_trace: case.rule_trace,
+        facts: serde_json::Value::Null,
+        rule_trace: serde_json::Value::Null,
         deadline_at: case.deadline_at,
         created_at: now,
         resolved_at: None,
@@ -76,6 +78,27 @@ pub async fn open(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The facts and rule trace a case was opened on: its own copies (cases opened by earlier
+/// versions), else its decision's.
+///
+/// # Errors
+/// Database errors.
+pub async fn facts_and_trace(
+    db: &impl ConnectionTrait,
+    case: &review_case::Model,
+) -> Result<(serde_json::Value, serde_json::Value), DbErr> {
+    if !case.facts.is_null() {
+        return Ok((case.facts.clone(), case.rule_trace.clone()));
+    }
+    let decision = super::decisions::get(db, case.decision_id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("decision {}", case.decision_id)))?;
+    Ok((
+        decision.facts.unwrap_or(decision.input_summary),
+        decision.rule_trace,
+    ))
 }
 
 /// # Errors

@@ -50,10 +50,11 @@ async fn case_detail(
     case: entity::review_case::Model,
 ) -> Result<CaseDetail, ApiError> {
     let delivery = outbox::for_case(&state.db, case.id).await?;
+    let (facts, rule_trace) = cases::facts_and_trace(&state.db, &case).await?;
     Ok(CaseDetail {
         case: CaseSummary::from(&case),
-        facts: case.facts,
-        rule_trace: case.rule_trace,
+        facts,
+        rule_trace,
         note: case.note,
         delivery: delivery.as_ref().map(DeliveryView::from),
     })

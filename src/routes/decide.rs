@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use entity::decision;
 use sea_orm::{ConnectionTrait, DatabaseExecutor, DbErr, TransactionTrait};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -20,7 +19,8 @@ use crate::domain::images::{Base64Image, CheckedImage, ImageLimits};
 use crate::domain::policy::DecisionPoint;
 use crate::error::ApiError;
 use crate::observe::RequestContext;
-use crate::persistence::{customers, decisions, evidence, processes};
+use crate::persistence::decisions::{self, Decided};
+use crate::persistence::{customers, evidence, processes};
 use crate::review;
 use crate::state::AppState;
 
@@ -135,7 +135,7 @@ pub async fn decide(
         }
         if let Some(stored) = earlier.into_iter().find(|d| d.input_digest == input_digest) {
             tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
-            let data = (state.settings.clone(), ids, stored);
+            let data = (state.settings.clone(), ids, Decided::from(stored));
             let stored = state
                 .writer
                 .write_with(data, move |(settings, ids, stored), db| {
@@ -211,20 +211,20 @@ pub async fn decide(
     // One unit of write work: the decision (with its images, atomically), the process and,
     // for a WAIT, the review case. Answered only once committed. With images it runs once
     // (their bytes move into the statements); without, it may run again on SQLite's writer
-    // (see `Writer::write_with`) and copies the decision each time.
+    // (see `Writer::write_with`): the decision is borrowed and copied into its statement.
     let (stored, fresh) = if keeps_evidence {
         let images = prepared.images;
         state
             .writer
             .write(move |db| {
-                Box::pin(async move { store_decision(db, &call, new, Some(images)).await })
+                Box::pin(async move { store_decision(db, &call, &new, Some(images)).await })
             })
             .await?
     } else {
         state
             .writer
             .write_with((call, new), |(call, new), db| {
-                Box::pin(async move { store_decision(db, call, new.clone(), None).await })
+                Box::pin(async move { store_decision(db, call, new, None).await })
             })
             .await?
     };
@@ -256,9 +256,9 @@ struct StoredCall {
 async fn store_decision(
     db: DatabaseExecutor<'_>,
     call: &StoredCall,
-    new: decisions::NewDecision,
+    new: &decisions::NewDecision,
     images: Option<Vec<ReceivedImage>>,
-) -> Result<(decision::Model, bool), ApiError> {
+) -> Result<(Decided, bool), ApiError> {
     let StoredCall {
         settings,
         ids,
@@ -293,6 +293,7 @@ async fn store_decision(
                 .await?
                 .into_iter()
                 .find(|d| &d.input_digest == input_digest)
+                .map(Decided::from)
                 .ok_or_else(|| {
                     ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
                 })?,
@@ -308,7 +309,7 @@ async fn record_seen(
     db: &impl ConnectionTrait,
     settings: &Settings,
     ids: &CallIds,
-    stored: &decision::Model,
+    stored: &Decided,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
     processes::touch(
@@ -329,7 +330,7 @@ async fn record_seen(
     Ok(())
 }
 
-fn answer(stored: decision::Model) -> DecisionResponse {
+fn answer(stored: Decided) -> DecisionResponse {
     DecisionResponse {
         result: DecisionResult::from_outcome(&stored.outcome),
         result_reason: stored.result_reason,
@@ -339,7 +340,7 @@ fn answer(stored: decision::Model) -> DecisionResponse {
 async fn store_evidence(
     settings: &Settings,
     txn: &impl ConnectionTrait,
-    stored: &decision::Model,
+    stored: &Decided,
     received: Vec<ReceivedImage>,
     ctx: &RequestContext,
 ) -> Result<(), ApiError> {

@@ -837,6 +837,27 @@ async fn reviewers_see_the_images_of_a_case_and_every_read_is_audited() {
         case["waitReason"],
         "IMAGES_INVALID,DOCUMENT_COUNTRY_NOT_ALLOWED"
     );
+    // They and the rule trace are the decision's, not a copy kept in the case row.
+    let rows = app
+        .rows(&format!(
+            "SELECT d.rule_trace AS trace, d.facts AS facts, c.facts AS case_facts \
+             FROM review_case c JOIN decision d ON d.id = c.decision_id WHERE c.id = {case_id}"
+        ))
+        .await;
+    let trace: Value = rows[0].try_get("", "trace").unwrap();
+    let facts: Value = rows[0].try_get("", "facts").unwrap();
+    let case_facts: Value = rows[0].try_get("", "case_facts").unwrap();
+    assert_eq!(case_facts, Value::Null);
+    assert_eq!(case["ruleTrace"], trace);
+    assert_eq!(case["facts"], facts);
+    let matched: Vec<&str> = trace
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "matched")
+        .filter_map(|r| r["rule"].as_str())
+        .collect();
+    assert!(!matched.is_empty(), "{trace}");
 }
 
 #[tokio::test]
