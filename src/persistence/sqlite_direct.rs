@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use rusqlite::config::DbConfig;
-use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::{
     ColumnTrait, ColumnType, DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr,
@@ -333,14 +333,21 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, statement: &Statement) -> rusq
     Ok(())
 }
 
-/// A sea-query value as sqlx's SQLite driver encodes it.
-fn to_sql(value: &Value) -> rusqlite::Result<Sql> {
+/// A sea-query value as sqlx's SQLite driver encodes it. Text and blobs are bound where
+/// they lie (an evidence image is not copied once more); JSON is written straight to text.
+fn to_sql(value: &Value) -> rusqlite::Result<ToSqlOutput<'_>> {
     let unsupported = || {
         rusqlite::Error::ToSqlConversionFailure(
             format!("value type not supported by the SQLite writer: {value:?}").into(),
         )
     };
-    Ok(match value {
+    Ok(ToSqlOutput::Owned(match value {
+        Value::String(Some(v)) => return Ok(ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes()))),
+        Value::Bytes(Some(v)) => return Ok(ToSqlOutput::Borrowed(ValueRef::Blob(v))),
+        Value::Json(Some(j)) => Sql::Text(
+            serde_json::to_string(j)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+        ),
         Value::Bool(v) => v.map_or(Sql::Null, |b| Sql::Integer(i64::from(b))),
         Value::TinyInt(v) => v.map_or(Sql::Null, |n| Sql::Integer(n.into())),
         Value::SmallInt(v) => v.map_or(Sql::Null, |n| Sql::Integer(n.into())),
@@ -355,10 +362,8 @@ fn to_sql(value: &Value) -> rusqlite::Result<Sql> {
         },
         Value::Float(v) => v.map_or(Sql::Null, |n| Sql::Real(n.into())),
         Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
-        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
+        Value::String(None) | Value::Bytes(None) | Value::Json(None) => Sql::Null,
         Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
-        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
-        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
         Value::ChronoDateTimeUtc(v) => v.map_or(Sql::Null, |t| {
             Sql::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
         }),
@@ -370,7 +375,7 @@ fn to_sql(value: &Value) -> rusqlite::Result<Sql> {
         }
         Value::ChronoDate(v) => v.map_or(Sql::Null, |d| Sql::Text(d.format("%F").to_string())),
         _ => return Err(unsupported()),
-    })
+    }))
 }
 
 /// What sea-orm expects a column's value to be.
