@@ -75,7 +75,7 @@ pub async fn open_for_wait(
     let first_seen = processes::find(db, &decision.process_id)
         .await?
         .map(|p| p.first_seen_at);
-    let case = review::open(
+    review::open(
         db,
         review::NewCase {
             identity_verification_id: decision.identity_verification_id.clone(),
@@ -89,9 +89,7 @@ pub async fn open_for_wait(
         },
         now,
     )
-    .await?;
-    tracing::info!(case_id = case.id, deadline = %case.deadline_at, "review case open");
-    Ok(case)
+    .await
 }
 
 /// Who resolves a case.

@@ -86,7 +86,9 @@ struct Again<D, T, E, F> {
     data: D,
     unit: F,
     outcome: Option<Result<T, E>>,
-    done: oneshot::Sender<Result<T, E>>,
+    /// The answer, and the data handed back so that the caller's thread frees it (freeing
+    /// on this thread what another allocated costs the writer more).
+    done: oneshot::Sender<(Result<T, E>, D)>,
 }
 
 impl<D, T, E, F> Replayable for Again<D, T, E, F>
@@ -111,7 +113,13 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Option<&DbErr>) {
-        let _ = self.done.send(answer(self.outcome, commit));
+        let Self {
+            data,
+            outcome,
+            done,
+            ..
+        } = *self;
+        let _ = done.send((answer(outcome, commit), data));
     }
 }
 
@@ -260,7 +268,9 @@ impl Writer {
                     done,
                 }));
                 queue.send(queued).await.map_err(|_| stopped())?;
-                done_rx.await.map_err(|_| E::from(stopped()))?
+                let (outcome, data) = done_rx.await.map_err(|_| E::from(stopped()))?;
+                drop(data);
+                outcome
             }
         }
     }

@@ -140,12 +140,13 @@ pub async fn decide(
                 .writer
                 .write_with(data, move |(settings, ids, stored), db| {
                     Box::pin(async move {
-                        record_seen(&db, settings, ids, stored, now).await?;
-                        Ok::<_, ApiError>(stored.clone())
+                        let case = record_seen(&db, settings, ids, stored, now).await?;
+                        Ok::<_, ApiError>((stored.clone(), case))
                     })
                 })
                 .await?;
-            return Ok(answer(stored));
+            log_case(stored.1);
+            return Ok(answer(stored.0));
         }
     }
 
@@ -212,7 +213,7 @@ pub async fn decide(
     // for a WAIT, the review case. Answered only once committed. With images it runs once
     // (their bytes move into the statements); without, it may run again on SQLite's writer
     // (see `Writer::write_with`): the decision is borrowed and copied into its statement.
-    let (stored, fresh) = if keeps_evidence {
+    let (stored, fresh, case) = if keeps_evidence {
         let images = prepared.images;
         state
             .writer
@@ -238,7 +239,19 @@ pub async fn decide(
             "decided"
         );
     }
+    log_case(case);
     Ok(answer(stored))
+}
+
+/// A review case the call's unit opened (or found open): its id and deadline.
+type OpenedCase = (i64, chrono::DateTime<chrono::Utc>);
+
+/// Logged once the unit that opened the case committed (not in the unit: it may run
+/// again, and it runs on the writer).
+fn log_case(case: Option<OpenedCase>) {
+    if let Some((case_id, deadline)) = case {
+        tracing::info!(case_id, deadline = %deadline, "review case open");
+    }
 }
 
 /// What the write unit of a decided call needs besides the decision and its images.
@@ -252,13 +265,14 @@ struct StoredCall {
 
 /// Stores a new decision (with its images as evidence, both or neither, when `images` is
 /// given), records the process and opens the review case of a WAIT. When the identical call
-/// was decided concurrently, answers that decision instead (`false`: not fresh).
+/// was decided concurrently, answers that decision instead (`false`: not fresh). Answers
+/// the review case too.
 async fn store_decision(
     db: DatabaseExecutor<'_>,
     call: &StoredCall,
     new: &decisions::NewDecision,
     images: Option<Vec<ReceivedImage>>,
-) -> Result<(Decided, bool), ApiError> {
+) -> Result<(Decided, bool, Option<OpenedCase>), ApiError> {
     let StoredCall {
         settings,
         ids,
@@ -300,18 +314,19 @@ async fn store_decision(
             false,
         ),
     };
-    record_seen(&db, settings, ids, &stored, *now).await?;
-    Ok((stored, fresh))
+    let case = record_seen(&db, settings, ids, &stored, *now).await?;
+    Ok((stored, fresh, case))
 }
 
-/// Records the process and opens the review case of a WAIT (idempotent).
+/// Records the process and opens the review case of a WAIT (idempotent); answers that
+/// case.
 async fn record_seen(
     db: &impl ConnectionTrait,
     settings: &Settings,
     ids: &CallIds,
     stored: &Decided,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Option<OpenedCase>, DbErr> {
     processes::touch(
         db,
         processes::ProcessSeen {
@@ -325,9 +340,10 @@ async fn record_seen(
     )
     .await?;
     if stored.outcome == "WAIT" {
-        review::open_for_wait(db, settings, stored, now).await?;
+        let case = review::open_for_wait(db, settings, stored, now).await?;
+        return Ok(Some((case.id, case.deadline_at)));
     }
-    Ok(())
+    Ok(None)
 }
 
 fn answer(stored: Decided) -> DecisionResponse {
