@@ -51,6 +51,16 @@ pub fn connect_writer(
     connect_direct(settings, false).context("Failed to open the SQLite database for writing")
 }
 
+/// The SQLite writer's checkpoint connection, on the file of `settings`' database URL.
+///
+/// # Errors
+/// When the URL names no SQLite file or the file cannot be opened.
+pub fn connect_checkpointer(settings: &Settings) -> anyhow::Result<sqlite_direct::Checkpointer> {
+    let url = settings.database_url();
+    let path = sqlite_path(&url).context("The SQLite checkpointer needs a database file")?;
+    Ok(sqlite_direct::Checkpointer::open(&path)?)
+}
+
 /// The connections for the callbacks' point reads.
 ///
 /// On SQLite, `count` read-only connections, each used in the calling thread (see

@@ -57,6 +57,33 @@ pub struct Options {
     pub read_only: bool,
 }
 
+/// Copies the WAL back into the database file from its own connection and thread, so that
+/// the writer's commits never wait behind a checkpoint (see `persistence::writer`).
+pub struct Checkpointer(Connection);
+
+impl Checkpointer {
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &str) -> Result<Self, DbErr> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| conn_error(&e))?;
+        Ok(Self(conn))
+    }
+
+    /// A PASSIVE checkpoint: it waits for no reader or writer and copies what it can; the
+    /// rest is copied next time. Answers the WAL's frames and how many are copied.
+    ///
+    /// # Errors
+    /// SQLite's, e.g. an I/O error.
+    pub fn run(&self) -> Result<(i64, i64), DbErr> {
+        self.0
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .map_err(|e| DbErr::Query(runtime_error(&e)))
+    }
+}
+
 /// Failed transaction statements of a [`DirectSqlite`] connection, for the writer.
 #[derive(Debug, Clone, Default)]
 pub struct Failures(Arc<Mutex<Option<String>>>);
