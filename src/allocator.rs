@@ -23,9 +23,12 @@ use libmimalloc_sys::mi_option_t;
 const PURGE_DELAY: mi_option_t = 15;
 
 /// Sets mimalloc's purge delay to 0 (freed memory goes back to the system at once);
-/// called first thing in `main`. It wins over `MIMALLOC_PURGE_DELAY`.
+/// called first thing in `main`. `MIMALLOC_PURGE_DELAY` (milliseconds), when set, is left
+/// to mimalloc.
 pub fn tune() {
-    set(PURGE_DELAY, 0);
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        set(PURGE_DELAY, 0);
+    }
 }
 
 #[allow(unsafe_code)]

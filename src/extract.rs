@@ -259,6 +259,11 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
         }
         Some(_) => return Err("request body must be a JSON object".into()),
     }
+    // A valid body is read once, plainly; only a failing one is read again, tracking the
+    // path of what failed for the message.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = result.map_err(|e| describe(e.path().to_string(), e.inner()))?;
