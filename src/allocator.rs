@@ -23,12 +23,14 @@ use libmimalloc_sys::mi_option_t;
 const PURGE_DELAY: mi_option_t = 15;
 
 /// Sets mimalloc's purge delay to 0 (freed memory goes back to the system at once);
-/// called first thing in `main`. `MIMALLOC_PURGE_DELAY` (milliseconds), when set, is left
-/// to mimalloc.
+/// called first thing in `main`. `MIMALLOC_PURGE_DELAY`, when it is a number of
+/// milliseconds, is used instead (anything else would make mimalloc fall back to its 1 s).
 pub fn tune() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        set(PURGE_DELAY, 0);
-    }
+    let delay = std::env::var("MIMALLOC_PURGE_DELAY")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    set(PURGE_DELAY, delay);
 }
 
 #[allow(unsafe_code)]

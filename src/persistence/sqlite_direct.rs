@@ -140,8 +140,9 @@ impl DirectSqlite {
     /// Opens the database file: a sea-orm connection on it, and where its failed
     /// transaction statements are kept.
     ///
-    /// The writer's connection has the pragmas of the sqlx connections, except that it
-    /// checkpoints the WAL itself, after answering its callers, instead of inside a commit.
+    /// The writer's connection has the pragmas of the sqlx connections, except that no
+    /// commit checkpoints the WAL: the [`Checkpointer`] does, beside it (and the WAL file is
+    /// cut back to 64 MiB when it starts again from its beginning).
     ///
     /// A read-only connection serves the callbacks' point reads (a registry entry, the
     /// latest consent or decision of a process) in the actix worker that asks, instead of
@@ -176,7 +177,8 @@ impl DirectSqlite {
         } else {
             format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
-                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
+                 PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; \
+                 PRAGMA journal_size_limit = 67108864;",
                 options.synchronous
             )
         };
@@ -360,8 +362,9 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, statement: &Statement) -> rusq
     Ok(())
 }
 
-/// A sea-query value as sqlx's SQLite driver encodes it. Text and blobs are bound where
-/// they lie (an evidence image is not copied once more); JSON is written straight to text.
+/// A sea-query value as sqlx's SQLite driver encodes it. Text and blobs are bound from
+/// where they lie (SQLite copies them as it binds; no copy of ours before that); JSON is
+/// written straight to text.
 fn to_sql(value: &Value) -> rusqlite::Result<ToSqlOutput<'_>> {
     let unsupported = || {
         rusqlite::Error::ToSqlConversionFailure(

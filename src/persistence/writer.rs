@@ -23,8 +23,11 @@
 //! it (`cargo bench --bench http_load`: /client/evaluate p99 12.1 → 9.9 ms). The writer
 //! tells it after each commit; it waits
 //! [`CHECKPOINT_PACE`] for more, then runs one PASSIVE checkpoint, which neither waits for
-//! nor blocks the writer and readers. The WAL thus stays bounded under sustained load, and
-//! an idle service does no checkpoints. The writer runs a last one as it stops.
+//! nor blocks the writer and readers. An idle service does no checkpoints. Under sustained
+//! load the WAL would never start again from its beginning (see
+//! [`Checkpoints::after_commit`]), so past [`WAL_RESTART_FRAMES`] the writer runs one short
+//! checkpoint itself. The writer also runs the last one as it stops, and takes over if the
+//! checkpointer is gone.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -36,6 +39,10 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite_direct::Failures;
@@ -48,6 +55,11 @@ const MAX_BATCH: usize = 128;
 const QUEUE: usize = 1024;
 /// How long the checkpointer lets commits gather after the first one it is told of.
 const CHECKPOINT_PACE: std::time::Duration = std::time::Duration::from_millis(10);
+/// WAL length (frames: 32 MiB of 4 KiB pages) past which the writer runs one checkpoint
+/// itself between two batches (see [`Checkpoints::after_commit`]).
+const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 8192 };
+/// Once the checkpointer is gone, the writer checkpoints every this many batches.
+const CHECKPOINT_EVERY: u32 = 32;
 
 /// Boxed future borrowing the executor.
 pub type UnitFuture<'c, T, E = DbErr> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
@@ -189,10 +201,17 @@ impl Writer {
                 let opened = super::connect_writer(&settings).and_then(|writer| {
                     let checkpointer = super::connect_checkpointer(&settings)?;
                     let (commits, committed) = std::sync::mpsc::sync_channel(1);
+                    let restart = Arc::new(AtomicBool::new(false));
+                    let long_wal = restart.clone();
                     let thread = std::thread::Builder::new()
                         .name("db-checkpoint".into())
-                        .spawn(move || run_checkpoints(&checkpointer, &committed))?;
-                    Ok((writer, commits, thread))
+                        .spawn(move || run_checkpoints(&checkpointer, &committed, &long_wal))?;
+                    let checkpoints = Checkpoints {
+                        commits,
+                        restart,
+                        orphaned: None,
+                    };
+                    Ok((writer, checkpoints, thread))
                 });
                 match opened {
                     Ok(((db, failures), commits, checkpoints)) => {
@@ -324,7 +343,7 @@ async fn run(
     db: DatabaseConnection,
     failures: &Failures,
     mut queue: mpsc::Receiver<Queued>,
-    commits: std::sync::mpsc::SyncSender<()>,
+    mut checkpoints: Checkpoints,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -428,13 +447,51 @@ async fn run(
                 finishes.into_iter().for_each(|finish| finish(Some(&e)));
             }
         }
-        // Something to checkpoint (a full channel: the checkpointer is told already).
-        let _ = commits.try_send(());
+        checkpoints.after_commit(&db).await;
     }
     // The last checkpoint, by the writer itself as it stops (the checkpointer stops once
-    // `commits` is dropped).
-    drop(commits);
+    // its channel is dropped).
+    drop(checkpoints);
     checkpoint(&db).await;
+}
+
+/// The writer's side of the checkpointer.
+struct Checkpoints {
+    commits: SyncSender<()>,
+    /// Set by the checkpointer when the WAL has grown past [`WAL_RESTART_FRAMES`].
+    restart: Arc<AtomicBool>,
+    /// Batches since the writer's own last checkpoint, once the checkpointer is gone.
+    orphaned: Option<u32>,
+}
+
+impl Checkpoints {
+    /// Tells the checkpointer of a commit (a full channel: it is told already).
+    ///
+    /// SQLite starts writing the WAL from its beginning again only when a write
+    /// transaction begins with every frame copied, which a checkpoint running beside
+    /// continuous commits never leaves behind. So once the WAL is long, the writer runs one
+    /// PASSIVE checkpoint itself between two batches: the checkpointer has copied nearly
+    /// everything, so it is short, and the next batch restarts the WAL (which
+    /// `journal_size_limit` then truncates).
+    async fn after_commit(&mut self, db: &DatabaseConnection) {
+        match self.commits.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => {
+                let batches = self.orphaned.get_or_insert_with(|| {
+                    tracing::error!("the WAL checkpointer stopped; the writer checkpoints itself");
+                    0
+                });
+                *batches += 1;
+                if *batches >= CHECKPOINT_EVERY {
+                    *batches = 0;
+                    checkpoint(db).await;
+                }
+            }
+        }
+        if self.restart.swap(false, Ordering::Relaxed) {
+            checkpoint(db).await;
+        }
+    }
 }
 
 /// Copies the WAL back into the database file. PASSIVE never waits for readers; what it
@@ -449,17 +506,25 @@ async fn checkpoint(db: &DatabaseConnection) {
 }
 
 /// The checkpointer's loop: after the writer tells of a commit, waits [`CHECKPOINT_PACE`]
-/// for more, then checkpoints; stops when the writer does.
+/// for more, then checkpoints; asks the writer for a checkpoint of its own when the WAL
+/// is long (`long_wal`); stops when the writer does.
 fn run_checkpoints(
     checkpointer: &super::sqlite_direct::Checkpointer,
-    committed: &std::sync::mpsc::Receiver<()>,
+    committed: &Receiver<()>,
+    long_wal: &AtomicBool,
 ) {
     while committed.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_PACE);
         // Commits told of while sleeping are covered by this checkpoint.
         while committed.try_recv().is_ok() {}
-        if let Err(e) = checkpointer.run() {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit");
+        match checkpointer.run() {
+            Ok((frames, _)) if frames >= WAL_RESTART_FRAMES => {
+                long_wal.store(true, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit");
+            }
         }
     }
 }
@@ -610,6 +675,59 @@ mod tests {
             grown >= 64 * 4096,
             "database file grew by {grown} bytes only"
         );
+    }
+
+    /// Under continuous commits the WAL still starts again from its beginning: its file
+    /// stays short instead of holding every frame written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_continuous_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        pool.execute_unprepared("CREATE TABLE page (n INTEGER PRIMARY KEY, data TEXT)")
+            .await
+            .unwrap();
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        let tasks = (0..16i64).map(|t| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for i in 0..150i64 {
+                    let n = t * 1000 + i;
+                    writer
+                        .write(move |db| {
+                            Box::pin(async move {
+                                db.execute_raw(Statement::from_sql_and_values(
+                                    DatabaseBackend::Sqlite,
+                                    "INSERT INTO page (n, data) VALUES (?, ?)",
+                                    [n.into(), "x".repeat(1024).into()],
+                                ))
+                                .await
+                                .map(|_| ())
+                            })
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        });
+        for task in tasks.collect::<Vec<_>>() {
+            task.await.unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("writer.sqlite-wal"))
+            .unwrap()
+            .len();
+        // 2400 rows of 1 KiB: ~2.4 MiB of table pages alone, each written again and again.
+        assert!(wal < 2 * 1024 * 1024, "WAL file of {wal} bytes");
+        let rows = pool
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT COUNT(*) FROM page",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(rows, 2400);
     }
 
     /// Many concurrent units end up in shared batches; a unit that fails after writing
