@@ -56,9 +56,7 @@ pub fn connect_writer(
 /// # Errors
 /// When the URL names no SQLite file or the file cannot be opened.
 pub fn connect_checkpointer(settings: &Settings) -> anyhow::Result<sqlite_direct::Checkpointer> {
-    let url = settings.database_url();
-    let path = sqlite_path(&url).context("The SQLite checkpointer needs a database file")?;
-    Ok(sqlite_direct::Checkpointer::open(&path)?)
+    Ok(sqlite_direct::Checkpointer::open(&sqlite_file(settings)?)?)
 }
 
 /// The connections for the callbacks' point reads.
@@ -103,17 +101,20 @@ pub fn connect_readers(
     Ok(Readers(readers.into()))
 }
 
+/// The SQLite file of `settings`' database URL, for the connections opened on it directly.
+fn sqlite_file(settings: &Settings) -> anyhow::Result<String> {
+    sqlite_path(&settings.database_url()).context(
+        "The SQLite connections need a database file (an in-memory database is not shared)",
+    )
+}
+
 fn connect_direct(
     settings: &Settings,
     read_only: bool,
 ) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
-    let url = settings.database_url();
-    let path = sqlite_path(&url).context(
-        "The SQLite connections need a database file (an in-memory database is not shared)",
-    )?;
     Ok(sqlite_direct::DirectSqlite::open(
         &sqlite_direct::Options {
-            path,
+            path: sqlite_file(settings)?,
             busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
             synchronous: match settings.database.sqlite_synchronous {
                 SqliteSync::Full => "FULL",

@@ -32,6 +32,9 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use futures_util::FutureExt;
 
@@ -39,10 +42,6 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite_direct::Failures;
@@ -217,11 +216,11 @@ impl Writer {
                     Ok((writer, checkpoints, thread))
                 });
                 match opened {
-                    Ok(((db, failures), commits, checkpoints)) => {
+                    Ok(((db, failures), checkpoints, checkpointer)) => {
                         let _ = ready_tx.send(Ok(()));
-                        runtime.block_on(run(db, &failures, rx, commits));
+                        runtime.block_on(run(db, &failures, rx, checkpoints));
                         // The checkpointer stops once the writer's sender is gone.
-                        let _ = checkpoints.join();
+                        let _ = checkpointer.join();
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -349,11 +348,7 @@ async fn run(
     mut checkpoints: Checkpoints,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    loop {
-        let received = queue.recv_many(&mut batch, MAX_BATCH).await;
-        if received == 0 {
-            break;
-        }
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let size = batch.len();
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -497,7 +492,7 @@ impl Checkpoints {
             // Tried again after the next batches while the checkpointer holds its lock or a
             // reader still uses old frames; given up after a few (asked again later).
             self.restart_tries += 1;
-            if checkpoint_complete(db).await || self.restart_tries >= RESTART_TRIES {
+            if checkpoint(db).await || self.restart_tries >= RESTART_TRIES {
                 self.restart.store(false, Ordering::Relaxed);
                 self.restart_tries = 0;
             }
@@ -505,9 +500,10 @@ impl Checkpoints {
     }
 }
 
-/// A PASSIVE checkpoint; true when it copied every frame of the WAL (so that the next
+/// Copies the WAL back into the database file. PASSIVE never waits for readers; what it
+/// could not copy is copied next time. True when it copied every frame (so that the next
 /// write transaction starts the WAL from its beginning).
-async fn checkpoint_complete(db: &DatabaseConnection) -> bool {
+async fn checkpoint(db: &DatabaseConnection) -> bool {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Sqlite,
@@ -524,17 +520,6 @@ async fn checkpoint_complete(db: &DatabaseConnection) -> bool {
             tracing::warn!(error = %e, "WAL checkpoint failed");
             false
         }
-    }
-}
-
-/// Copies the WAL back into the database file. PASSIVE never waits for readers; what it
-/// could not copy is copied next time.
-async fn checkpoint(db: &DatabaseConnection) {
-    if let Err(e) = db
-        .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-        .await
-    {
-        tracing::warn!(error = %e, "WAL checkpoint failed");
     }
 }
 
@@ -668,33 +653,42 @@ mod tests {
         .collect()
     }
 
+    async fn create_pages(pool: &DatabaseConnection) {
+        pool.execute_unprepared("CREATE TABLE page (n INTEGER PRIMARY KEY, data TEXT)")
+            .await
+            .unwrap();
+    }
+
+    /// Stores row `n` of `bytes` bytes through the writer.
+    async fn insert_page(writer: &Writer, n: i64, bytes: usize) {
+        writer
+            .write(move |db| {
+                Box::pin(async move {
+                    db.execute_raw(Statement::from_sql_and_values(
+                        DatabaseBackend::Sqlite,
+                        "INSERT INTO page (n, data) VALUES (?, ?)",
+                        [n.into(), "x".repeat(bytes).into()],
+                    ))
+                    .await
+                    .map(|_| ())
+                })
+            })
+            .await
+            .unwrap();
+    }
+
     /// The checkpointer copies committed pages into the database file while the writer
     /// runs (the writer itself no longer checkpoints until it stops).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_is_copied_into_the_database_file_while_the_writer_runs() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = sqlite(dir.path()).await;
-        pool.execute_unprepared("CREATE TABLE page (n INTEGER PRIMARY KEY, data TEXT)")
-            .await
-            .unwrap();
+        create_pages(&pool).await;
         let file = dir.path().join("writer.sqlite");
         let before = std::fs::metadata(&file).unwrap().len();
         let writer = Writer::start(&settings, &pool).await.unwrap();
         for n in 0..64i64 {
-            writer
-                .write(move |db| {
-                    Box::pin(async move {
-                        db.execute_raw(Statement::from_sql_and_values(
-                            DatabaseBackend::Sqlite,
-                            "INSERT INTO page (n, data) VALUES (?, ?)",
-                            [n.into(), "x".repeat(4096).into()],
-                        ))
-                        .await
-                        .map(|_| ())
-                    })
-                })
-                .await
-                .unwrap();
+            insert_page(&writer, n, 4096).await;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let grown = loop {
@@ -716,29 +710,14 @@ mod tests {
     async fn the_wal_stays_bounded_under_continuous_writes() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = sqlite(dir.path()).await;
-        pool.execute_unprepared("CREATE TABLE page (n INTEGER PRIMARY KEY, data TEXT)")
-            .await
-            .unwrap();
+        create_pages(&pool).await;
         let writer = Writer::start(&settings, &pool).await.unwrap();
         let tasks = (0..16i64).map(|t| {
             let writer = writer.clone();
             tokio::spawn(async move {
                 for i in 0..150i64 {
                     let n = t * 1000 + i;
-                    writer
-                        .write(move |db| {
-                            Box::pin(async move {
-                                db.execute_raw(Statement::from_sql_and_values(
-                                    DatabaseBackend::Sqlite,
-                                    "INSERT INTO page (n, data) VALUES (?, ?)",
-                                    [n.into(), "x".repeat(1024).into()],
-                                ))
-                                .await
-                                .map(|_| ())
-                            })
-                        })
-                        .await
-                        .unwrap();
+                    insert_page(&writer, n, 1024).await;
                 }
             })
         });

@@ -136,7 +136,7 @@ pub async fn decide(
         if let Some(stored) = earlier.into_iter().find(|d| d.input_digest == input_digest) {
             tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
             let data = (state.settings.clone(), ids, Decided::from(stored));
-            let stored = state
+            let (stored, case) = state
                 .writer
                 .write_with(data, move |(settings, ids, stored), db| {
                     Box::pin(async move {
@@ -145,8 +145,8 @@ pub async fn decide(
                     })
                 })
                 .await?;
-            log_case(stored.1);
-            return Ok(answer(stored.0));
+            log_case(case);
+            return Ok(answer(stored));
         }
     }
 
