@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use entity::{consent_decision, consent_text_served};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
 };
+
+use super::ReadModels;
 
 use crate::observe::RequestContext;
 
@@ -52,16 +53,17 @@ pub async fn record_served(
 /// # Errors
 /// Database errors.
 pub async fn last_served_version(
-    db: &impl ConnectionTrait,
+    db: &impl ReadModels,
     process_id: &str,
     consent_type: &str,
 ) -> Result<Option<String>, DbErr> {
-    let row = consent_text_served::Entity::find()
-        .filter(consent_text_served::Column::ProcessId.eq(process_id))
-        .filter(consent_text_served::Column::ConsentType.eq(consent_type))
-        .order_by_desc(consent_text_served::Column::Id)
-        .limit(1)
-        .one(db)
+    let row = db
+        .one(
+            consent_text_served::Entity::find()
+                .filter(consent_text_served::Column::ProcessId.eq(process_id))
+                .filter(consent_text_served::Column::ConsentType.eq(consent_type))
+                .order_by_desc(consent_text_served::Column::Id),
+        )
         .await?;
     Ok(row.map(|r| r.text_version))
 }
@@ -109,17 +111,18 @@ pub async fn record_decision(
 /// # Errors
 /// Database errors.
 pub async fn all_approved(
-    db: &impl ConnectionTrait,
+    db: &impl ReadModels,
     user_id: &str,
     required: &[String],
 ) -> Result<bool, DbErr> {
     for consent_type in required {
-        let latest = consent_decision::Entity::find()
-            .filter(consent_decision::Column::UserId.eq(user_id))
-            .filter(consent_decision::Column::ConsentType.eq(consent_type.as_str()))
-            .order_by_desc(consent_decision::Column::Id)
-            .limit(1)
-            .one(db)
+        let latest = db
+            .one(
+                consent_decision::Entity::find()
+                    .filter(consent_decision::Column::UserId.eq(user_id))
+                    .filter(consent_decision::Column::ConsentType.eq(consent_type.as_str()))
+                    .order_by_desc(consent_decision::Column::Id),
+            )
             .await?;
         if !latest.is_some_and(|d| d.approved) {
             return Ok(false);

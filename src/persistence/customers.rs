@@ -7,6 +7,8 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
 };
 
+use super::ReadModels;
+
 use crate::domain::identification::{LookupKey, LookupQuery};
 
 /// A registry entry as imported (CSV/JSON) or seeded.
@@ -54,14 +56,14 @@ fn normalised(key: LookupKey, value: &Option<String>) -> Option<String> {
 /// # Errors
 /// Database errors.
 pub async fn find_by_query(
-    db: &impl ConnectionTrait,
+    db: &impl ReadModels,
     query: &LookupQuery,
 ) -> Result<Option<customer::Model>, DbErr> {
     let mut select = customer::Entity::find().filter(customer::Column::Active.eq(true));
     for (key, value) in &query.values {
         select = select.filter(column(*key).eq(value.as_str()));
     }
-    let mut found = select.all(db).await?;
+    let mut found = db.all(select).await?;
     // Two registry entries sharing the identification is a data problem; refuse to pick.
     if found.len() > 1 {
         tracing::warn!(
@@ -76,12 +78,10 @@ pub async fn find_by_query(
 /// # Errors
 /// Database errors.
 pub async fn find_by_user_id(
-    db: &impl ConnectionTrait,
+    db: &impl ReadModels,
     user_id: &str,
 ) -> Result<Option<customer::Model>, DbErr> {
-    customer::Entity::find()
-        .filter(customer::Column::UserId.eq(user_id))
-        .one(db)
+    db.one(customer::Entity::find().filter(customer::Column::UserId.eq(user_id)))
         .await
 }
 

@@ -7,6 +7,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
 };
 
+use super::ReadModels;
+
 use super::is_unique_violation;
 use crate::observe::RequestContext;
 
@@ -136,13 +138,14 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<decision::
 /// # Errors
 /// Database errors.
 pub async fn for_call(
-    db: &impl ConnectionTrait,
+    db: &impl ReadModels,
     identity_verification_id: &str,
     decision_point: &str,
 ) -> Result<Vec<decision::Model>, DbErr> {
-    decision::Entity::find()
-        .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
-        .filter(decision::Column::DecisionPoint.eq(decision_point))
-        .all(db)
-        .await
+    db.all(
+        decision::Entity::find()
+            .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
+            .filter(decision::Column::DecisionPoint.eq(decision_point)),
+    )
+    .await
 }

@@ -17,6 +17,7 @@ pub mod review;
 pub mod sqlite_direct;
 pub mod writer;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    RuntimeErr, SqlErr, Statement,
+    EntityTrait, QuerySelect, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel,
 };
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -48,7 +49,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
 pub fn connect_writer(
     settings: &Settings,
 ) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
-    connect_direct(settings, false).context("Failed to open the SQLite database for writing")
+    Ok(
+        sqlite_direct::DirectSqlite::open(&direct_options(settings, false)?)
+            .context("Failed to open the SQLite database for writing")?,
+    )
 }
 
 /// The SQLite writer's checkpoint connection, on the file of `settings`' database URL.
@@ -65,17 +69,114 @@ pub fn connect_checkpointer(settings: &Settings) -> anyhow::Result<sqlite_direct
 /// [`sqlite_direct::DirectSqlite::open`]): a thread always gets the same one, so the
 /// service's workers do not queue on one connection's lock. Elsewhere, `pool`.
 #[derive(Clone)]
-pub struct Readers(Arc<[DatabaseConnection]>);
+pub struct Readers(Arc<[Reader]>);
 
 impl Readers {
     /// The connection of the calling thread.
-    pub fn local(&self) -> &DatabaseConnection {
+    pub fn local(&self) -> &Reader {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
             static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
         }
         let slot = SLOT.with(|slot| *slot);
         &self.0[slot % self.0.len()]
+    }
+}
+
+/// One connection of [`Readers`]: through sea-orm, and on SQLite also directly, so that
+/// [`ReadModels`] reads its models without sea-orm's rows.
+#[derive(Clone)]
+pub struct Reader {
+    db: DatabaseConnection,
+    direct: Option<sqlite_direct::Shared>,
+}
+
+impl Reader {
+    /// The connection, for any sea-orm statement.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Models found by a select, on any connection.
+///
+/// On a [`Reader`] of a SQLite database the select runs on its connection directly and
+/// each row is read straight into its model (`cargo bench --bench http_load`: sea-orm's
+/// rows cost more than SQLite's own work for a point read). Elsewhere it is sea-orm's
+/// `all` / `one`.
+pub trait ReadModels {
+    /// Every model `select` finds.
+    fn all<E>(
+        &self,
+        select: Select<E>,
+    ) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
+
+    /// The first model `select` finds.
+    fn one<E>(
+        &self,
+        select: Select<E>,
+    ) -> impl Future<Output = Result<Option<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
+}
+
+impl<C: ConnectionTrait + Sync> ReadModels for C {
+    fn all<E>(&self, select: Select<E>) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        select.all(self)
+    }
+
+    fn one<E>(
+        &self,
+        select: Select<E>,
+    ) -> impl Future<Output = Result<Option<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        select.one(self)
+    }
+}
+
+impl ReadModels for Reader {
+    async fn all<E>(&self, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match &self.direct {
+            Some(direct) => direct
+                .lock()
+                .models::<E>(&select.build(DatabaseBackend::Sqlite)),
+            None => select.all(&self.db).await,
+        }
+    }
+
+    async fn one<E>(&self, select: Select<E>) -> Result<Option<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match &self.direct {
+            Some(direct) => Ok(direct
+                .lock()
+                .models::<E>(&select.limit(1).build(DatabaseBackend::Sqlite))?
+                .pop()),
+            None => select.one(&self.db).await,
+        }
     }
 }
 
@@ -89,13 +190,20 @@ pub fn connect_readers(
     count: usize,
 ) -> anyhow::Result<Readers> {
     if pool.get_database_backend() != DatabaseBackend::Sqlite {
-        return Ok(Readers(Arc::new([pool.clone()])));
+        return Ok(Readers(Arc::new([Reader {
+            db: pool.clone(),
+            direct: None,
+        }])));
     }
     let readers = (0..count.max(1))
         .map(|_| {
-            connect_direct(settings, true)
-                .map(|(connection, _)| connection)
-                .context("Failed to open the SQLite database for reading")
+            let (db, direct) =
+                sqlite_direct::DirectSqlite::open_reader(&direct_options(settings, true)?)
+                    .context("Failed to open the SQLite database for reading")?;
+            Ok(Reader {
+                db,
+                direct: Some(direct),
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Readers(readers.into()))
@@ -108,21 +216,16 @@ fn sqlite_file(settings: &Settings) -> anyhow::Result<String> {
     )
 }
 
-fn connect_direct(
-    settings: &Settings,
-    read_only: bool,
-) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
-    Ok(sqlite_direct::DirectSqlite::open(
-        &sqlite_direct::Options {
-            path: sqlite_file(settings)?,
-            busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
-            synchronous: match settings.database.sqlite_synchronous {
-                SqliteSync::Full => "FULL",
-                SqliteSync::Normal => "NORMAL",
-            },
-            read_only,
+fn direct_options(settings: &Settings, read_only: bool) -> anyhow::Result<sqlite_direct::Options> {
+    Ok(sqlite_direct::Options {
+        path: sqlite_file(settings)?,
+        busy_timeout: Duration::from_millis(settings.database.sqlite_busy_timeout_ms),
+        synchronous: match settings.database.sqlite_synchronous {
+            SqliteSync::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
         },
-    )?)
+        read_only,
+    })
 }
 
 async fn connect_with(

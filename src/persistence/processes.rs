@@ -5,6 +5,8 @@ use entity::process;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 
+use super::ReadModels;
+
 /// What a callback knows about its process.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessSeen<'a> {
@@ -60,11 +62,7 @@ pub async fn touch(
 
 /// # Errors
 /// Database errors.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    process_id: &str,
-) -> Result<Option<process::Model>, DbErr> {
-    process::Entity::find_by_id(process_id.to_owned())
-        .one(db)
+pub async fn find(db: &impl ReadModels, process_id: &str) -> Result<Option<process::Model>, DbErr> {
+    db.one(process::Entity::find_by_id(process_id.to_owned()))
         .await
 }

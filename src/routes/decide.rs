@@ -126,9 +126,12 @@ pub async fn decide(
         decisions::for_call(state.reads.local(), &ids.identity_verification_id, point).await?;
     if !earlier.is_empty() {
         // A re-call for a verification under review: WAIT while open, the resolution after.
-        if let Some(answer) =
-            review::existing_answer(state.reads.local(), &ids.identity_verification_id, point)
-                .await?
+        if let Some(answer) = review::existing_answer(
+            state.reads.local().db(),
+            &ids.identity_verification_id,
+            point,
+        )
+        .await?
         {
             tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
             return Ok(answer);
