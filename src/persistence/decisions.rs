@@ -2,16 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use entity::decision;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
 };
 
-use super::ReadModels;
-
-use super::is_unique_violation;
+use super::{ReadModels, is_unique_violation};
 use crate::observe::RequestContext;
 
+/// A decision to store. The JSON columns are JSON text, serialised in the request's own
+/// thread: the insert binds them as they are (on PostgreSQL cast to `json`), so the SQLite
+/// writer neither copies nor serialises a JSON tree.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
     pub identity_verification_id: String,
@@ -23,14 +24,18 @@ pub struct NewDecision {
     pub provider: Option<String>,
     pub status: Option<String>,
     pub verification_id: Option<String>,
-    pub input_summary: serde_json::Value,
+    /// JSON text.
+    pub input_summary: String,
     pub outcome: String,
     pub result_reason: String,
     pub policy_version: String,
-    pub rule_trace: serde_json::Value,
+    /// JSON text.
+    pub rule_trace: String,
     pub duration_us: i64,
-    pub facts: serde_json::Value,
-    pub reason_codes: Vec<String>,
+    /// JSON text.
+    pub facts: String,
+    /// JSON text (a list of strings).
+    pub reason_codes: String,
 }
 
 /// A stored decision without its JSON columns: what answering the call, recording the
@@ -73,8 +78,8 @@ impl From<decision::Model> for Decided {
 /// (see [`for_call`]). On PostgreSQL a unique violation aborts the transaction, so a caller
 /// in a transaction rolls it back on `None`.
 ///
-/// `d` is borrowed (a unit on SQLite's writer may run again) and its JSON copied once into
-/// the statement; the row is not read back (RETURNING would parse the JSON again).
+/// `d` is borrowed (a unit on SQLite's writer may run again); its text is copied into the
+/// statement. The row is not read back: the id is the insert's (RETURNING on PostgreSQL).
 ///
 /// # Errors
 /// Database errors.
@@ -84,32 +89,75 @@ pub async fn insert_new(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<Option<Decided>, DbErr> {
-    let model = decision::ActiveModel {
-        id: NotSet,
-        identity_verification_id: Set(d.identity_verification_id.clone()),
-        decision_point: Set(d.decision_point.to_owned()),
-        input_digest: Set(d.input_digest.clone()),
-        process_id: Set(d.process_id.clone()),
-        process_type: Set(d.process_type.clone()),
-        user_id: Set(d.user_id.clone()),
-        provider: Set(d.provider.clone()),
-        status: Set(d.status.clone()),
-        verification_id: Set(d.verification_id.clone()),
-        input_summary: Set(d.input_summary.clone()),
-        outcome: Set(d.outcome.clone()),
-        result_reason: Set(d.result_reason.clone()),
-        policy_version: Set(d.policy_version.clone()),
-        rule_trace: Set(d.rule_trace.clone()),
-        duration_us: Set(d.duration_us),
-        created_at: Set(now),
-        correlation_id: Set(ctx.correlation_id.clone()),
-        request_id: Set(ctx.request_id.clone()),
-        facts: Set(Some(d.facts.clone())),
-        reason_codes: Set(Some(serde_json::json!(d.reason_codes))),
+    use decision::Column as C;
+    let backend = db.get_database_backend();
+    // JSON text as it is; PostgreSQL wants the column's type said.
+    let json = |text: &str| match backend {
+        DbBackend::Postgres => Expr::val(text).cast_as("json"),
+        _ => Expr::val(text),
     };
-    match decision::Entity::insert(model).exec(db).await {
-        Ok(inserted) => Ok(Some(Decided {
-            id: inserted.last_insert_id,
+    let mut insert = Query::insert();
+    insert
+        .into_table(decision::Entity)
+        .columns([
+            C::IdentityVerificationId,
+            C::DecisionPoint,
+            C::InputDigest,
+            C::ProcessId,
+            C::ProcessType,
+            C::UserId,
+            C::Provider,
+            C::Status,
+            C::VerificationId,
+            C::InputSummary,
+            C::Outcome,
+            C::ResultReason,
+            C::PolicyVersion,
+            C::RuleTrace,
+            C::DurationUs,
+            C::CreatedAt,
+            C::CorrelationId,
+            C::RequestId,
+            C::Facts,
+            C::ReasonCodes,
+        ])
+        .values([
+            Expr::val(d.identity_verification_id.as_str()),
+            Expr::val(d.decision_point),
+            Expr::val(d.input_digest.as_str()),
+            Expr::val(d.process_id.as_str()),
+            Expr::val(d.process_type.as_deref()),
+            Expr::val(d.user_id.as_str()),
+            Expr::val(d.provider.as_deref()),
+            Expr::val(d.status.as_deref()),
+            Expr::val(d.verification_id.as_deref()),
+            json(&d.input_summary),
+            Expr::val(d.outcome.as_str()),
+            Expr::val(d.result_reason.as_str()),
+            Expr::val(d.policy_version.as_str()),
+            json(&d.rule_trace),
+            Expr::val(d.duration_us),
+            Expr::val(now),
+            Expr::val(ctx.correlation_id.as_str()),
+            Expr::val(ctx.request_id.as_str()),
+            json(&d.facts),
+            json(&d.reason_codes),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let inserted = if backend == DbBackend::Postgres {
+        insert.returning_col(C::Id);
+        db.query_one(&insert)
+            .await
+            .and_then(|row| row.ok_or_else(|| DbErr::RecordNotInserted))
+            .and_then(|row| row.try_get::<i64>("", C::Id.as_str()))
+    } else {
+        db.execute(&insert).await.and_then(|done| {
+            i64::try_from(done.last_insert_id()).map_err(|e| DbErr::Custom(e.to_string()))
+        })
+    };
+    match inserted {
+        Ok(id) => Ok(Some(Decided {
+            id,
             identity_verification_id: d.identity_verification_id.clone(),
             decision_point: d.decision_point.to_owned(),
             process_id: d.process_id.clone(),

@@ -182,8 +182,7 @@ pub async fn decide(
         verdict.reasons = vec![LEGACY_WAIT_REASON.to_owned()];
         verdict.result_reason = LEGACY_WAIT_REASON.to_owned();
     }
-    let rule_trace =
-        serde_json::to_value(&verdict.trace).map_err(|e| ApiError::Unexpected(e.into()))?;
+    // The record's JSON as text, serialised here rather than on the SQLite writer.
     let new = decisions::NewDecision {
         identity_verification_id: ids.identity_verification_id.clone(),
         decision_point: point,
@@ -194,14 +193,14 @@ pub async fn decide(
         provider: ids.provider.clone(),
         status: ids.status.clone(),
         verification_id: ids.verification_id.clone(),
-        input_summary: prepared.summary,
+        input_summary: json_text(&prepared.summary)?,
         outcome: verdict.outcome.as_str().to_owned(),
         result_reason: verdict.result_reason.clone(),
         policy_version: verdict.policy_version.clone(),
-        rule_trace,
+        rule_trace: json_text(&verdict.trace)?,
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        facts: prepared.facts,
-        reason_codes: verdict.reasons.clone(),
+        facts: json_text(&prepared.facts)?,
+        reason_codes: json_text(&verdict.reasons)?,
     };
     let keeps_evidence = state.settings.decision.evidence != EvidenceStorage::Off
         && prepared.images.iter().any(|i| i.bytes.is_some());
@@ -244,6 +243,11 @@ pub async fn decide(
     }
     log_case(case);
     Ok(answer(stored))
+}
+
+/// `value` as JSON text, for a JSON column of the decision.
+fn json_text(value: &impl serde::Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Unexpected(e.into()))
 }
 
 /// A review case the call's unit opened (or found open): its id and deadline.
