@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use entity::{consent_decision, consent_text_served};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
-use super::ReadModels;
+use super::{Prepared, ReadModels};
 
 use crate::observe::RequestContext;
 
@@ -57,14 +58,18 @@ pub async fn last_served_version(
     process_id: &str,
     consent_type: &str,
 ) -> Result<Option<String>, DbErr> {
-    let row = db
-        .one(
+    static LAST: Prepared<consent_text_served::Entity, 2> =
+        Prepared::new(|[process_id, consent_type]| {
             consent_text_served::Entity::find()
                 .filter(consent_text_served::Column::ProcessId.eq(process_id))
                 .filter(consent_text_served::Column::ConsentType.eq(consent_type))
-                .order_by_desc(consent_text_served::Column::Id),
-        )
-        .await?;
+                .order_by_desc(consent_text_served::Column::Id)
+                .limit(1)
+        });
+    let row = db
+        .prepared(&LAST, [process_id.into(), consent_type.into()])
+        .await?
+        .pop();
     Ok(row.map(|r| r.text_version))
 }
 
@@ -115,15 +120,19 @@ pub async fn all_approved(
     user_id: &str,
     required: &[String],
 ) -> Result<bool, DbErr> {
+    static LATEST: Prepared<consent_decision::Entity, 2> =
+        Prepared::new(|[user_id, consent_type]| {
+            consent_decision::Entity::find()
+                .filter(consent_decision::Column::UserId.eq(user_id))
+                .filter(consent_decision::Column::ConsentType.eq(consent_type))
+                .order_by_desc(consent_decision::Column::Id)
+                .limit(1)
+        });
     for consent_type in required {
         let latest = db
-            .one(
-                consent_decision::Entity::find()
-                    .filter(consent_decision::Column::UserId.eq(user_id))
-                    .filter(consent_decision::Column::ConsentType.eq(consent_type.as_str()))
-                    .order_by_desc(consent_decision::Column::Id),
-            )
-            .await?;
+            .prepared(&LATEST, [user_id.into(), consent_type.as_str().into()])
+            .await?
+            .pop();
         if !latest.is_some_and(|d| d.approved) {
             return Ok(false);
         }

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use entity::customer;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
 };
 
-use super::ReadModels;
+use super::{Prepared, ReadModels};
 
 use crate::domain::identification::{LookupKey, LookupQuery};
 
@@ -81,8 +82,12 @@ pub async fn find_by_user_id(
     db: &impl ReadModels,
     user_id: &str,
 ) -> Result<Option<customer::Model>, DbErr> {
-    db.one(customer::Entity::find().filter(customer::Column::UserId.eq(user_id)))
-        .await
+    static BY_USER_ID: Prepared<customer::Entity, 1> = Prepared::new(|[user_id]| {
+        customer::Entity::find()
+            .filter(customer::Column::UserId.eq(user_id))
+            .limit(1)
+    });
+    Ok(db.prepared(&BY_USER_ID, [user_id.into()]).await?.pop())
 }
 
 /// Inserts or updates (by `userId`) one registry entry, normalising the matchable values.

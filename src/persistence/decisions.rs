@@ -7,7 +7,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
 };
 
-use super::{ReadModels, is_unique_violation};
+use super::{Prepared, ReadModels, is_unique_violation};
 use crate::observe::RequestContext;
 
 /// A decision to store. The JSON columns are JSON text, serialised in the request's own
@@ -190,10 +190,14 @@ pub async fn for_call(
     identity_verification_id: &str,
     decision_point: &str,
 ) -> Result<Vec<decision::Model>, DbErr> {
-    db.all(
+    static FOR_CALL: Prepared<decision::Entity, 2> = Prepared::new(|[iv, point]| {
         decision::Entity::find()
-            .filter(decision::Column::IdentityVerificationId.eq(identity_verification_id))
-            .filter(decision::Column::DecisionPoint.eq(decision_point)),
+            .filter(decision::Column::IdentityVerificationId.eq(iv))
+            .filter(decision::Column::DecisionPoint.eq(point))
+    });
+    db.prepared(
+        &FOR_CALL,
+        [identity_verification_id.into(), decision_point.into()],
     )
     .await
 }

@@ -17,9 +17,10 @@ pub mod review;
 pub mod sqlite_direct;
 pub mod writer;
 
+use std::borrow::Cow;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,6 +28,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, QuerySelect, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel,
+    Value,
 };
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -49,10 +51,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
 pub fn connect_writer(
     settings: &Settings,
 ) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
-    Ok(
-        sqlite_direct::DirectSqlite::open(&direct_options(settings, false)?)
-            .context("Failed to open the SQLite database for writing")?,
-    )
+    sqlite_direct::DirectSqlite::open(&direct_options(settings, false)?)
+        .context("Failed to open the SQLite database for writing")
 }
 
 /// The SQLite writer's checkpoint connection, on the file of `settings`' database URL.
@@ -124,6 +124,17 @@ pub trait ReadModels {
         E: EntityTrait,
         E::Model: Send + Sync,
         E::ActiveModel: TryIntoModel<E::Model>;
+
+    /// Every model `query` finds with `values`.
+    fn prepared<E, const N: usize>(
+        &self,
+        query: &'static Prepared<E, N>,
+        values: [Value; N],
+    ) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>;
 }
 
 impl<C: ConnectionTrait + Sync> ReadModels for C {
@@ -147,6 +158,19 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
     {
         select.one(self)
     }
+
+    fn prepared<E, const N: usize>(
+        &self,
+        query: &'static Prepared<E, N>,
+        values: [Value; N],
+    ) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        (query.select)(values).all(self)
+    }
 }
 
 impl ReadModels for Reader {
@@ -157,9 +181,12 @@ impl ReadModels for Reader {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         match &self.direct {
-            Some(direct) => direct
-                .lock()
-                .models::<E>(&select.build(DatabaseBackend::Sqlite)),
+            Some(direct) => {
+                let statement = select.build(DatabaseBackend::Sqlite);
+                direct
+                    .lock()
+                    .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
+            }
             None => select.all(&self.db).await,
         }
     }
@@ -171,11 +198,78 @@ impl ReadModels for Reader {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         match &self.direct {
-            Some(direct) => Ok(direct
-                .lock()
-                .models::<E>(&select.limit(1).build(DatabaseBackend::Sqlite))?
-                .pop()),
+            Some(direct) => {
+                let statement = select.limit(1).build(DatabaseBackend::Sqlite);
+                Ok(direct
+                    .lock()
+                    .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))?
+                    .pop())
+            }
             None => select.one(&self.db).await,
+        }
+    }
+
+    async fn prepared<E, const N: usize>(
+        &self,
+        query: &'static Prepared<E, N>,
+        values: [Value; N],
+    ) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match &self.direct {
+            Some(direct) => {
+                let (sql, values) = query.sqlite(values);
+                direct.lock().models::<E>(&sql, &values)
+            }
+            None => (query.select)(values).all(&self.db).await,
+        }
+    }
+}
+
+/// A select run again and again with other values, for [`ReadModels::prepared`]. On a
+/// SQLite [`Reader`] its SQL is built once, at the first call, and kept: building a
+/// sea-orm select (every column an expression) cost as much as running it.
+pub struct Prepared<E: EntityTrait, const N: usize> {
+    select: fn([Value; N]) -> Select<E>,
+    /// The statement, when the values it binds begin with the call's, in their order (the
+    /// rest are the select's constants, e.g. a limit); `None` when they do not, and then
+    /// every call builds its statement.
+    sqlite: OnceLock<Option<Statement>>,
+}
+
+impl<E: EntityTrait, const N: usize> Prepared<E, N> {
+    /// `select` gets the values of each call; its SQL must not depend on them.
+    pub const fn new(select: fn([Value; N]) -> Select<E>) -> Self {
+        Self {
+            select,
+            sqlite: OnceLock::new(),
+        }
+    }
+
+    /// The SQLite SQL and the values to bind for `values`.
+    fn sqlite(&self, values: [Value; N]) -> (Cow<'_, str>, Vec<Value>) {
+        let kept = self.sqlite.get_or_init(|| {
+            // Built with distinct stand-ins, so that the order they are bound in shows.
+            let probe: [Value; N] =
+                std::array::from_fn(|i| Value::String(Some(format!("\u{1}prepared value {i}"))));
+            let built = (self.select)(probe.clone()).build(DatabaseBackend::Sqlite);
+            let bound = sqlite_direct::values_of(&built);
+            (bound.len() >= N && bound[..N] == probe[..]).then_some(built)
+        });
+        match kept {
+            Some(kept) => {
+                let mut all = Vec::from(values);
+                all.extend_from_slice(&sqlite_direct::values_of(kept)[N..]);
+                (Cow::Borrowed(kept.sql.as_str()), all)
+            }
+            None => {
+                let built = (self.select)(values).build(DatabaseBackend::Sqlite);
+                let all = sqlite_direct::values_of(&built).to_vec();
+                (Cow::Owned(built.sql), all)
+            }
         }
     }
 }

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use entity::process;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use super::ReadModels;
+use super::{Prepared, ReadModels};
 
 /// What a callback knows about its process.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,7 @@ pub async fn touch(
 /// # Errors
 /// Database errors.
 pub async fn find(db: &impl ReadModels, process_id: &str) -> Result<Option<process::Model>, DbErr> {
-    db.one(process::Entity::find_by_id(process_id.to_owned()))
-        .await
+    static BY_ID: Prepared<process::Entity, 1> =
+        Prepared::new(|[id]| process::Entity::find().filter(process::Column::ProcessId.eq(id)));
+    Ok(db.prepared(&BY_ID, [process_id.into()]).await?.pop())
 }

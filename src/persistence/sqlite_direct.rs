@@ -184,7 +184,7 @@ impl MockDatabaseTrait for Shared {
 }
 
 /// A sea-orm connection on `direct`.
-fn mock_connection(direct: impl MockDatabaseTrait + Send + 'static) -> DatabaseConnection {
+fn mock_connection(direct: impl MockDatabaseTrait + 'static) -> DatabaseConnection {
     DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(direct)))
         .into()
 }
@@ -268,7 +268,7 @@ impl DirectSqlite {
         self.failures.check()?;
         let run = || -> rusqlite::Result<u64> {
             let mut stmt = self.conn.prepare_cached(&statement.sql)?;
-            bind(&mut stmt, statement)?;
+            bind(&mut stmt, values_of(statement))?;
             let mut rows = stmt.raw_query();
             // Statements that answer rows (a pragma) are stepped to the end.
             while rows.next()?.is_some() {}
@@ -281,7 +281,7 @@ impl DirectSqlite {
 
     fn run_query(&mut self, statement: &Statement) -> Result<Vec<BTreeMap<String, Value>>, DbErr> {
         let mut out = Vec::new();
-        self.read_rows(statement, |columns, row| {
+        self.read_rows(&statement.sql, values_of(statement), |columns, row| {
             let mut values = BTreeMap::new();
             for (i, (name, kind)) in columns.iter().enumerate() {
                 values.insert(name.clone(), read_column(row, i, name, *kind)?);
@@ -292,20 +292,24 @@ impl DirectSqlite {
         Ok(out)
     }
 
-    /// The models of entity `E` that `statement` (an `E::find()` select) answers, read
-    /// straight into each model: no sea-orm row is built, so a point read costs SQLite's
-    /// work and little more.
+    /// The models of entity `E` that `sql` (an `E::find()` select, with `values`) answers,
+    /// read straight into each model: no sea-orm row is built, so a point read costs
+    /// SQLite's work and little more.
     ///
     /// # Errors
     /// SQLite's, or a column the entity does not have or cannot hold.
-    pub fn models<E: EntityTrait>(&mut self, statement: &Statement) -> Result<Vec<E::Model>, DbErr>
+    pub fn models<E: EntityTrait>(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> Result<Vec<E::Model>, DbErr>
     where
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         let fields: Vec<E::Column> = E::Column::iter().collect();
         let mut positions: Option<Vec<E::Column>> = None;
         let mut out = Vec::new();
-        self.read_rows(statement, |columns, row| {
+        self.read_rows(sql, values, |columns, row| {
             let positions = match &positions {
                 Some(positions) => positions,
                 None => positions.insert(
@@ -338,17 +342,19 @@ impl DirectSqlite {
         Ok(out)
     }
 
-    /// Runs `statement` and hands each row, with what its columns are read as, to `each`.
+    /// Runs `sql` with `values` and hands each row, with what its columns are read as, to
+    /// `each`.
     fn read_rows(
         &mut self,
-        statement: &Statement,
+        sql: &str,
+        values: &[Value],
         mut each: impl FnMut(&[(String, Kind)], &rusqlite::Row<'_>) -> Result<(), DbErr>,
     ) -> Result<(), DbErr> {
         self.failures.check()?;
         let sql_err = |e: rusqlite::Error| DbErr::Query(runtime_error(&e));
-        let mut stmt = self.conn.prepare_cached(&statement.sql).map_err(sql_err)?;
-        bind(&mut stmt, statement).map_err(sql_err)?;
-        let columns = match self.columns.get(&statement.sql) {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_err)?;
+        bind(&mut stmt, values).map_err(sql_err)?;
+        let columns = match self.columns.get(sql) {
             Some(columns) => columns.clone(),
             None => {
                 let columns: Arc<[(String, Kind)]> = stmt
@@ -363,7 +369,7 @@ impl DirectSqlite {
                 if self.columns.len() >= STATEMENT_CACHE {
                     self.columns.clear();
                 }
-                self.columns.insert(statement.sql.clone(), columns.clone());
+                self.columns.insert(sql.to_owned(), columns.clone());
                 columns
             }
         };
@@ -474,13 +480,19 @@ impl MockDatabaseTrait for DirectSqlite {
     }
 }
 
-fn bind(stmt: &mut rusqlite::CachedStatement<'_>, statement: &Statement) -> rusqlite::Result<()> {
-    if let Some(values) = &statement.values {
-        for (i, value) in values.0.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, to_sql(value)?)?;
-        }
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, values: &[Value]) -> rusqlite::Result<()> {
+    for (i, value) in values.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, to_sql(value)?)?;
     }
     Ok(())
+}
+
+/// The values bound to `statement`.
+pub fn values_of(statement: &Statement) -> &[Value] {
+    statement
+        .values
+        .as_ref()
+        .map_or(&[], |values| values.0.as_slice())
 }
 
 /// A sea-query value as sqlx's SQLite driver encodes it. Text and blobs are bound from
@@ -862,6 +874,59 @@ mod tests {
             .unwrap();
         let err = reader.all(all()).await.unwrap_err();
         assert!(err.to_string().contains("attempts"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_prepared_select_keeps_its_sql_only_when_its_values_come_first() {
+        use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+
+        use crate::persistence::{Prepared, ReadModels, connect_readers};
+
+        static IN_ORDER: Prepared<outbox_message::Entity, 2> = Prepared::new(|[path, owner]| {
+            outbox_message::Entity::find()
+                .filter(outbox_message::Column::Path.eq(path))
+                .filter(outbox_message::Column::LeaseOwner.eq(owner))
+                .order_by_asc(outbox_message::Column::Id)
+                .limit(1)
+        });
+        // Its values bound the other way round: correct, but built at every call.
+        static REVERSED: Prepared<outbox_message::Entity, 2> = Prepared::new(|[path, owner]| {
+            outbox_message::Entity::find()
+                .filter(outbox_message::Column::LeaseOwner.eq(owner))
+                .filter(outbox_message::Column::Path.eq(path))
+        });
+
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = database(dir.path()).await;
+        let mut first = message(1, 3, Some(502));
+        first.path = Set("/a".into());
+        let first = first.insert(&pool).await.unwrap();
+        let mut second = message(2, 3, None);
+        second.lease_owner = Set(Some("other".into()));
+        let second = second.insert(&pool).await.unwrap();
+        let readers = connect_readers(&settings, &pool, 1).unwrap();
+        let reader = readers.local();
+
+        for query in [&IN_ORDER, &REVERSED] {
+            let found =
+                |path: &str, owner: &str| reader.prepared(query, [path.into(), owner.into()]);
+            // A first call whose values are alike does not hide the order they bind in.
+            assert!(found("same", "same").await.unwrap().is_empty());
+            assert_eq!(found("/a", "owner").await.unwrap(), vec![first.clone()]);
+            let path = second.path.as_str();
+            assert_eq!(found(path, "other").await.unwrap(), vec![second.clone()]);
+            assert!(found(path, "owner").await.unwrap().is_empty());
+            // The pool gives the same answers.
+            assert_eq!(
+                pool.prepared(query, [path.into(), "other".into()])
+                    .await
+                    .unwrap(),
+                vec![second.clone()]
+            );
+        }
+        let kept = IN_ORDER.sqlite.get().unwrap().as_ref().unwrap();
+        assert!(kept.sql.contains("LIMIT"), "{}", kept.sql);
+        assert!(REVERSED.sqlite.get().unwrap().is_none());
     }
 
     #[tokio::test]
