@@ -27,8 +27,7 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QuerySelect, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel,
-    Value,
+    EntityTrait, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel, Value,
 };
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -103,23 +102,13 @@ impl Reader {
 /// On a [`Reader`] of a SQLite database the select runs on its connection directly and
 /// each row is read straight into its model (`cargo bench --bench http_load`: sea-orm's
 /// rows cost more than SQLite's own work for a point read). Elsewhere it is sea-orm's
-/// `all` / `one`.
+/// `all`.
 pub trait ReadModels {
     /// Every model `select` finds.
     fn all<E>(
         &self,
         select: Select<E>,
     ) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
-    where
-        E: EntityTrait,
-        E::Model: Send + Sync,
-        E::ActiveModel: TryIntoModel<E::Model>;
-
-    /// The first model `select` finds.
-    fn one<E>(
-        &self,
-        select: Select<E>,
-    ) -> impl Future<Output = Result<Option<E::Model>, DbErr>> + Send
     where
         E: EntityTrait,
         E::Model: Send + Sync,
@@ -145,18 +134,6 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         select.all(self)
-    }
-
-    fn one<E>(
-        &self,
-        select: Select<E>,
-    ) -> impl Future<Output = Result<Option<E::Model>, DbErr>> + Send
-    where
-        E: EntityTrait,
-        E::Model: Send + Sync,
-        E::ActiveModel: TryIntoModel<E::Model>,
-    {
-        select.one(self)
     }
 
     fn prepared<E, const N: usize>(
@@ -188,24 +165,6 @@ impl ReadModels for Reader {
                     .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
             }
             None => select.all(&self.db).await,
-        }
-    }
-
-    async fn one<E>(&self, select: Select<E>) -> Result<Option<E::Model>, DbErr>
-    where
-        E: EntityTrait,
-        E::Model: Send + Sync,
-        E::ActiveModel: TryIntoModel<E::Model>,
-    {
-        match &self.direct {
-            Some(direct) => {
-                let statement = select.limit(1).build(DatabaseBackend::Sqlite);
-                Ok(direct
-                    .lock()
-                    .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))?
-                    .pop())
-            }
-            None => select.one(&self.db).await,
         }
     }
 
