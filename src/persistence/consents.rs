@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::{consent_decision, consent_text_served};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
-use super::{Prepared, ReadModels};
+use super::{Prepared, PreparedInsert, ReadModels};
 
 use crate::observe::RequestContext;
 
@@ -30,21 +31,44 @@ pub async fn record_served(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let model = consent_text_served::ActiveModel {
-        process_id: Set(served.process_id.to_owned()),
-        process_type: Set(served.process_type.map(str::to_owned)),
-        user_id: Set(served.user_id.map(str::to_owned)),
-        consent_type: Set(served.consent_type.to_owned()),
-        language_requested: Set(served.language_requested.map(str::to_owned)),
-        language_served: Set(served.language_served.to_owned()),
-        text_version: Set(served.text_version.to_owned()),
-        served_at: Set(now),
-        correlation_id: Set(ctx.correlation_id.clone()),
-        request_id: Set(ctx.request_id.clone()),
-        ..Default::default()
-    };
-    consent_text_served::Entity::insert(model)
-        .exec_without_returning(db)
+    static SERVED: PreparedInsert<10> = PreparedInsert::new(|_, values| {
+        use consent_text_served::Column as C;
+        let mut insert = Query::insert();
+        insert
+            .into_table(consent_text_served::Entity)
+            .columns([
+                C::ProcessId,
+                C::ProcessType,
+                C::UserId,
+                C::ConsentType,
+                C::LanguageRequested,
+                C::LanguageServed,
+                C::TextVersion,
+                C::ServedAt,
+                C::CorrelationId,
+                C::RequestId,
+            ])
+            .values(values.map(Expr::val))
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        Ok(insert)
+    });
+    SERVED
+        .execute(
+            db,
+            0,
+            [
+                served.process_id.into(),
+                served.process_type.into(),
+                served.user_id.into(),
+                served.consent_type.into(),
+                served.language_requested.into(),
+                served.language_served.into(),
+                served.text_version.into(),
+                now.into(),
+                ctx.correlation_id.as_str().into(),
+                ctx.request_id.as_str().into(),
+            ],
+        )
         .await
         .map(|_| ())
 }

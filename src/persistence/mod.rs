@@ -27,9 +27,11 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel, Value,
+    EntityTrait, ExecResult, QueryTrait, RuntimeErr, Select, SqlErr, Statement, TryIntoModel,
+    Value,
 };
 
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::configuration::{Settings, SqliteSync};
@@ -211,9 +213,7 @@ impl<E: EntityTrait, const N: usize> Prepared<E, N> {
     /// The SQLite SQL and the values to bind for `values`.
     fn sqlite(&self, values: [Value; N]) -> (Cow<'_, str>, Vec<Value>) {
         let kept = self.sqlite.get_or_init(|| {
-            // Built with distinct stand-ins, so that the order they are bound in shows.
-            let probe: [Value; N] =
-                std::array::from_fn(|i| Value::String(Some(format!("\u{1}prepared value {i}"))));
+            let probe = probe::<N>();
             let built = (self.select)(probe.clone()).build(DatabaseBackend::Sqlite);
             let bound = sqlite_direct::values_of(&built);
             (bound.len() >= N && bound[..N] == probe[..]).then_some(built)
@@ -230,6 +230,65 @@ impl<E: EntityTrait, const N: usize> Prepared<E, N> {
                 (Cow::Owned(built.sql), all)
             }
         }
+    }
+}
+
+/// Distinct stand-in values: a statement built with them shows the order it binds its
+/// values in.
+fn probe<const N: usize>() -> [Value; N] {
+    std::array::from_fn(|i| Value::String(Some(format!("\u{1}prepared value {i}"))))
+}
+
+/// An insert run again and again with other values, in one of `V` variants (e.g. which
+/// columns an upsert updates). Its SQL is built once per backend and variant and kept;
+/// on the SQLite writer, building the statement cost as much as SQLite's own work for it.
+pub struct PreparedInsert<const N: usize, const V: usize = 1> {
+    build: fn(usize, [Value; N]) -> Result<InsertStatement, DbErr>,
+    /// By backend (SQLite, PostgreSQL, MySQL) and variant: the SQL, when the statement binds
+    /// exactly the call's values in their order; `None` when it does not, and then every
+    /// call builds its statement.
+    sql: [[OnceLock<Option<String>>; V]; 3],
+}
+
+impl<const N: usize, const V: usize> PreparedInsert<N, V> {
+    /// `build` gets the variant and the values of each call; its SQL must depend on the
+    /// variant only.
+    pub const fn new(build: fn(usize, [Value; N]) -> Result<InsertStatement, DbErr>) -> Self {
+        Self {
+            build,
+            sql: [const { [const { OnceLock::new() }; V] }; 3],
+        }
+    }
+
+    /// Runs variant `variant` (below `V`) with `values`.
+    ///
+    /// # Errors
+    /// The database's; an unknown variant.
+    pub async fn execute(
+        &self,
+        db: &impl ConnectionTrait,
+        variant: usize,
+        values: [Value; N],
+    ) -> Result<ExecResult, DbErr> {
+        let backend = db.get_database_backend();
+        let slot = match backend {
+            DatabaseBackend::Sqlite => 0,
+            DatabaseBackend::Postgres => 1,
+            _ => 2,
+        };
+        let kept = self.sql[slot]
+            .get(variant)
+            .ok_or_else(|| DbErr::Custom(format!("no statement variant {variant}")))?
+            .get_or_init(|| {
+                let probe = probe::<N>();
+                let built = backend.build(&(self.build)(variant, probe.clone()).ok()?);
+                (sqlite_direct::values_of(&built) == probe).then_some(built.sql)
+            });
+        let statement = match kept {
+            Some(sql) => Statement::from_sql_and_values(backend, sql.as_str(), values),
+            None => backend.build(&(self.build)(variant, values)?),
+        };
+        db.execute_raw(statement).await
     }
 }
 

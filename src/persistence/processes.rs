@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::process;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use super::{Prepared, ReadModels};
+use super::{Prepared, PreparedInsert, ReadModels};
 
 /// What a callback knows about its process.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,41 @@ pub struct ProcessSeen<'a> {
     pub identity_verification_id: Option<&'a str>,
     pub callback: &'a str,
 }
+
+/// [`touch`]'s upsert. Its variant: which of the values a callback may not carry it does
+/// carry (bits of process type, user id, identity verification id); those are updated, the
+/// others kept.
+static TOUCH: PreparedInsert<7, 8> = PreparedInsert::new(|carried, values| {
+    use process::Column as C;
+    let optional = [C::ProcessType, C::UserId, C::IdentityVerificationId];
+    let update = [C::LastSeenAt, C::LastCallback].into_iter().chain(
+        optional
+            .into_iter()
+            .enumerate()
+            .filter(|(bit, _)| carried & (1 << bit) != 0)
+            .map(|(_, column)| column),
+    );
+    let mut insert = Query::insert();
+    insert
+        .into_table(process::Entity)
+        .columns([
+            C::ProcessId,
+            C::ProcessType,
+            C::UserId,
+            C::IdentityVerificationId,
+            C::LastCallback,
+            C::FirstSeenAt,
+            C::LastSeenAt,
+        ])
+        .values(values.map(Expr::val))
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::column(C::ProcessId)
+                .update_columns(update)
+                .to_owned(),
+        );
+    Ok(insert)
+});
 
 /// Records that a callback for the process arrived: creates the row on first sight,
 /// otherwise updates `last_seen_at` and fills in values that are now known (a value the
@@ -29,33 +64,30 @@ pub async fn touch(
     seen: ProcessSeen<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut update = vec![process::Column::LastSeenAt, process::Column::LastCallback];
-    if seen.process_type.is_some() {
-        update.push(process::Column::ProcessType);
-    }
-    // The user id can change (temporary activation swaps it at target activation).
-    if seen.user_id.is_some() {
-        update.push(process::Column::UserId);
-    }
-    if seen.identity_verification_id.is_some() {
-        update.push(process::Column::IdentityVerificationId);
-    }
-    let model = process::ActiveModel {
-        process_id: Set(seen.process_id.to_owned()),
-        process_type: Set(seen.process_type.map(str::to_owned)),
-        user_id: Set(seen.user_id.map(str::to_owned)),
-        identity_verification_id: Set(seen.identity_verification_id.map(str::to_owned)),
-        last_callback: Set(seen.callback.to_owned()),
-        first_seen_at: Set(now),
-        last_seen_at: Set(now),
-    };
-    process::Entity::insert(model)
-        .on_conflict(
-            OnConflict::column(process::Column::ProcessId)
-                .update_columns(update)
-                .to_owned(),
+    let carried = [
+        seen.process_type,
+        // The user id can change (temporary activation swaps it at target activation).
+        seen.user_id,
+        seen.identity_verification_id,
+    ]
+    .iter()
+    .enumerate()
+    .filter(|(_, value)| value.is_some())
+    .fold(0, |bits, (bit, _)| bits | (1 << bit));
+    TOUCH
+        .execute(
+            db,
+            carried,
+            [
+                seen.process_id.into(),
+                seen.process_type.into(),
+                seen.user_id.into(),
+                seen.identity_verification_id.into(),
+                seen.callback.into(),
+                now.into(),
+                now.into(),
+            ],
         )
-        .exec_without_returning(db)
         .await
         .map(|_| ())
 }
@@ -66,4 +98,78 @@ pub async fn find(db: &impl ReadModels, process_id: &str) -> Result<Option<proce
     static BY_ID: Prepared<process::Entity, 1> =
         Prepared::new(|[id]| process::Entity::find().filter(process::Column::ProcessId.eq(id)));
     Ok(db.prepared(&BY_ID, [process_id.into()]).await?.pop())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::configuration::Settings;
+    use crate::persistence::{connect, connect_writer, migrate};
+
+    /// A callback's values are stored on first sight; a later callback updates what it
+    /// carries and keeps the rest, on the writer's connection and on the pool alike.
+    #[tokio::test]
+    async fn a_callback_updates_what_it_carries_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.database.url = Some(SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("touch.sqlite").display()
+        )));
+        migrate(&settings).await.unwrap();
+        let pool = connect(&settings).await.unwrap();
+        let (direct, _) = connect_writer(&settings).unwrap();
+        let at = |minute| Utc.with_ymd_and_hms(2026, 12, 1, 5, minute, 0).unwrap();
+        let seen = |callback, process_type, user_id, identity_verification_id| ProcessSeen {
+            process_id: "p-1",
+            process_type,
+            user_id,
+            identity_verification_id,
+            callback,
+        };
+
+        touch(
+            &direct,
+            seen("user_lookup", Some("onboarding"), Some("C-1"), None),
+            at(1),
+        )
+        .await
+        .unwrap();
+        touch(
+            &pool,
+            seen("client_evaluate", None, None, Some("iv-1")),
+            at(2),
+        )
+        .await
+        .unwrap();
+        let row = find(&pool, "p-1").await.unwrap().unwrap();
+        assert_eq!(row.process_type.as_deref(), Some("onboarding"));
+        assert_eq!(row.user_id.as_deref(), Some("C-1"));
+        assert_eq!(row.identity_verification_id.as_deref(), Some("iv-1"));
+        assert_eq!(row.last_callback, "client_evaluate");
+        assert_eq!((row.first_seen_at, row.last_seen_at), (at(1), at(2)));
+
+        // The user id can change; the type and verification stay.
+        touch(
+            &direct,
+            seen("client_approve", None, Some("C-2"), None),
+            at(3),
+        )
+        .await
+        .unwrap();
+        let row = find(&pool, "p-1").await.unwrap().unwrap();
+        assert_eq!(row.user_id.as_deref(), Some("C-2"));
+        // Each variant's SQL was built once and kept (the values bind in their order).
+        for carried in [0b011, 0b100, 0b010] {
+            assert!(TOUCH.sql[0][carried].get().is_some_and(Option::is_some));
+        }
+        assert_eq!(row.process_type.as_deref(), Some("onboarding"));
+        assert_eq!(row.identity_verification_id.as_deref(), Some("iv-1"));
+        assert_eq!((row.first_seen_at, row.last_seen_at), (at(1), at(3)));
+    }
 }
