@@ -95,11 +95,11 @@ struct ReceivedImage {
 }
 
 /// What is prepared for the policy and the record: facts, checked images and the stored
-/// summary.
+/// summary (JSON text).
 struct Prepared {
     facts: Value,
     images: Vec<ReceivedImage>,
-    summary: Value,
+    summary: String,
 }
 
 /// Decides a call: a re-call under review gets the case's answer; an identical repeat gets
@@ -193,7 +193,7 @@ pub async fn decide(
         provider: ids.provider.clone(),
         status: ids.status.clone(),
         verification_id: ids.verification_id.clone(),
-        input_summary: json_text(&prepared.summary)?,
+        input_summary: prepared.summary,
         outcome: verdict.outcome.as_str().to_owned(),
         result_reason: verdict.result_reason.clone(),
         policy_version: verdict.policy_version.clone(),
@@ -434,8 +434,14 @@ fn prepare(
                 checked.push(per_doc);
             }
             let facts = facts::evaluate(&req, &checked, registry, today);
-            let mut summary = serde_json::to_value(&req)?;
-            redact_document_images(&mut summary, &received);
+            // Without images the request is the summary as it is: no JSON tree needed.
+            let summary = if received.is_empty() {
+                serde_json::to_string(&req)?
+            } else {
+                let mut summary = serde_json::to_value(&req)?;
+                redact_document_images(&mut summary, &received);
+                serde_json::to_string(&summary)?
+            };
             Ok(Prepared {
                 facts,
                 images: received,
@@ -450,12 +456,16 @@ fn prepare(
                 .map(|f| check(Some(f)));
             let frame_bytes = frame.as_mut().and_then(|f| f.bytes.take());
             let facts = facts::approve(&req, frame.as_ref(), registry);
-            let mut summary = serde_json::to_value(&req)?;
-            if let (Some(slot), Some(f)) =
-                (summary.pointer_mut("/presenceCheckResult/frame"), &frame)
-            {
-                *slot = image_summary(f);
-            }
+            let summary = match &frame {
+                None => serde_json::to_string(&req)?,
+                Some(f) => {
+                    let mut summary = serde_json::to_value(&req)?;
+                    if let Some(slot) = summary.pointer_mut("/presenceCheckResult/frame") {
+                        *slot = image_summary(f);
+                    }
+                    serde_json::to_string(&summary)?
+                }
+            };
             Ok(Prepared {
                 facts,
                 images: frame
@@ -525,15 +535,16 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
         )
         .unwrap();
-        let text = p.summary.to_string();
+        let text = &p.summary;
         assert!(
             !text.contains("/9j/AAAA") && !text.contains("\"xx\""),
             "{text}"
         );
         assert_eq!(p.images.len(), 3);
         assert_eq!(p.images[2].source, "documents[1].images[1]");
+        let summary: Value = serde_json::from_str(text).unwrap();
         assert!(
-            p.summary
+            summary
                 .pointer("/documentCheckResult/documents/1/images/1/data/sha256")
                 .is_some()
         );
