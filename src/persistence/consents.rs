@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::{consent_decision, consent_text_served};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
-use super::{Prepared, PreparedInsert, ReadModels};
+use super::{Prepared, PreparedInsert, ReadModels, insert_row};
 
 use crate::observe::RequestContext;
 
@@ -31,12 +31,11 @@ pub async fn record_served(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    static SERVED: PreparedInsert<10> = PreparedInsert::new(|_, values| {
+    static SERVED: PreparedInsert<10> = PreparedInsert::new(|_, _, values| {
         use consent_text_served::Column as C;
-        let mut insert = Query::insert();
-        insert
-            .into_table(consent_text_served::Entity)
-            .columns([
+        insert_row(
+            consent_text_served::Entity,
+            [
                 C::ProcessId,
                 C::ProcessType,
                 C::UserId,
@@ -47,10 +46,9 @@ pub async fn record_served(
                 C::ServedAt,
                 C::CorrelationId,
                 C::RequestId,
-            ])
-            .values(values.map(Expr::val))
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-        Ok(insert)
+            ],
+            values.map(Expr::val),
+        )
     });
     SERVED
         .execute(

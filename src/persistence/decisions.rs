@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::decision;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, QueryFilter,
 };
 
-use super::{Prepared, ReadModels, is_unique_violation};
+use super::{Prepared, PreparedInsert, ReadModels, insert_row, is_unique_violation};
 use crate::observe::RequestContext;
 
 /// A decision to store. The JSON columns are JSON text, serialised in the request's own
@@ -73,6 +73,47 @@ impl From<decision::Model> for Decided {
     }
 }
 
+/// [`insert_new`]'s insert. The JSON columns get their text as it is; PostgreSQL wants the
+/// column's type said, and answers the new id (elsewhere it is the insert's).
+static INSERT: PreparedInsert<20> = PreparedInsert::new(|backend, _, values| {
+    use decision::Column as C;
+    let columns = [
+        C::IdentityVerificationId,
+        C::DecisionPoint,
+        C::InputDigest,
+        C::ProcessId,
+        C::ProcessType,
+        C::UserId,
+        C::Provider,
+        C::Status,
+        C::VerificationId,
+        C::InputSummary,
+        C::Outcome,
+        C::ResultReason,
+        C::PolicyVersion,
+        C::RuleTrace,
+        C::DurationUs,
+        C::CreatedAt,
+        C::CorrelationId,
+        C::RequestId,
+        C::Facts,
+        C::ReasonCodes,
+    ];
+    let json = [C::InputSummary, C::RuleTrace, C::Facts, C::ReasonCodes];
+    let values = columns.iter().zip(values).map(|(column, value)| {
+        if backend == DbBackend::Postgres && json.iter().any(|j| j.as_str() == column.as_str()) {
+            Expr::val(value).cast_as("json")
+        } else {
+            Expr::val(value)
+        }
+    });
+    let mut insert = insert_row(decision::Entity, columns, values)?;
+    if backend == DbBackend::Postgres {
+        insert.returning_col(C::Id);
+    }
+    Ok(insert)
+});
+
 /// Stores `d` unless the identical call (same identity verification, decision point and
 /// input digest) was stored before — then `None`: the caller answers the stored decision
 /// (see [`for_call`]). On PostgreSQL a unique violation aborts the transaction, so a caller
@@ -89,69 +130,40 @@ pub async fn insert_new(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<Option<Decided>, DbErr> {
-    use decision::Column as C;
     let backend = db.get_database_backend();
-    // JSON text as it is; PostgreSQL wants the column's type said.
-    let json = |text: &str| match backend {
-        DbBackend::Postgres => Expr::val(text).cast_as("json"),
-        _ => Expr::val(text),
-    };
-    let mut insert = Query::insert();
-    insert
-        .into_table(decision::Entity)
-        .columns([
-            C::IdentityVerificationId,
-            C::DecisionPoint,
-            C::InputDigest,
-            C::ProcessId,
-            C::ProcessType,
-            C::UserId,
-            C::Provider,
-            C::Status,
-            C::VerificationId,
-            C::InputSummary,
-            C::Outcome,
-            C::ResultReason,
-            C::PolicyVersion,
-            C::RuleTrace,
-            C::DurationUs,
-            C::CreatedAt,
-            C::CorrelationId,
-            C::RequestId,
-            C::Facts,
-            C::ReasonCodes,
-        ])
-        .values([
-            Expr::val(d.identity_verification_id.as_str()),
-            Expr::val(d.decision_point),
-            Expr::val(d.input_digest.as_str()),
-            Expr::val(d.process_id.as_str()),
-            Expr::val(d.process_type.as_deref()),
-            Expr::val(d.user_id.as_str()),
-            Expr::val(d.provider.as_deref()),
-            Expr::val(d.status.as_deref()),
-            Expr::val(d.verification_id.as_deref()),
-            json(&d.input_summary),
-            Expr::val(d.outcome.as_str()),
-            Expr::val(d.result_reason.as_str()),
-            Expr::val(d.policy_version.as_str()),
-            json(&d.rule_trace),
-            Expr::val(d.duration_us),
-            Expr::val(now),
-            Expr::val(ctx.correlation_id.as_str()),
-            Expr::val(ctx.request_id.as_str()),
-            json(&d.facts),
-            json(&d.reason_codes),
-        ])
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let statement = INSERT.statement(
+        backend,
+        0,
+        [
+            d.identity_verification_id.as_str().into(),
+            d.decision_point.into(),
+            d.input_digest.as_str().into(),
+            d.process_id.as_str().into(),
+            d.process_type.as_deref().into(),
+            d.user_id.as_str().into(),
+            d.provider.as_deref().into(),
+            d.status.as_deref().into(),
+            d.verification_id.as_deref().into(),
+            d.input_summary.as_str().into(),
+            d.outcome.as_str().into(),
+            d.result_reason.as_str().into(),
+            d.policy_version.as_str().into(),
+            d.rule_trace.as_str().into(),
+            d.duration_us.into(),
+            now.into(),
+            ctx.correlation_id.as_str().into(),
+            ctx.request_id.as_str().into(),
+            d.facts.as_str().into(),
+            d.reason_codes.as_str().into(),
+        ],
+    )?;
     let inserted = if backend == DbBackend::Postgres {
-        insert.returning_col(C::Id);
-        db.query_one(&insert)
+        db.query_one_raw(statement)
             .await
             .and_then(|row| row.ok_or_else(|| DbErr::RecordNotInserted))
-            .and_then(|row| row.try_get::<i64>("", C::Id.as_str()))
+            .and_then(|row| row.try_get::<i64>("", decision::Column::Id.as_str()))
     } else {
-        db.execute(&insert).await.and_then(|done| {
+        db.execute_raw(statement).await.and_then(|done| {
             i64::try_from(done.last_insert_id()).map_err(|e| DbErr::Custom(e.to_string()))
         })
     };
@@ -200,4 +212,35 @@ pub async fn for_call(
         [identity_verification_id.into(), decision_point.into()],
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The insert's SQL is kept for every backend (its values bind in their order); on
+    /// PostgreSQL the JSON text is cast and the id returned.
+    #[test]
+    fn the_decision_insert_is_built_once_per_backend() {
+        let values = || std::array::from_fn::<sea_orm::Value, 20, _>(|i| i.to_string().into());
+        for (slot, backend) in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql]
+            .into_iter()
+            .enumerate()
+        {
+            let first = INSERT.statement(backend, 0, values()).unwrap();
+            let kept = INSERT.sql[slot][0].get().unwrap().as_deref();
+            assert_eq!(kept, Some(first.sql.as_str()), "{backend:?}");
+            let again = INSERT.statement(backend, 0, values()).unwrap();
+            assert_eq!(again.sql, first.sql);
+            assert_eq!(again.values, first.values);
+        }
+        let postgres = INSERT
+            .statement(DbBackend::Postgres, 0, values())
+            .unwrap()
+            .sql;
+        assert_eq!(postgres.matches("AS json)").count(), 4, "{postgres}");
+        assert!(postgres.ends_with(r#"RETURNING "id""#), "{postgres}");
+    }
 }

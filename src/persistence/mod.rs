@@ -31,7 +31,7 @@ use sea_orm::{
     Value,
 };
 
-use sea_orm::sea_query::InsertStatement;
+use sea_orm::sea_query::{Expr, InsertStatement, IntoIden, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 
 use crate::configuration::{Settings, SqliteSync};
@@ -243,7 +243,7 @@ fn probe<const N: usize>() -> [Value; N] {
 /// columns an upsert updates). Its SQL is built once per backend and variant and kept;
 /// on the SQLite writer, building the statement cost as much as SQLite's own work for it.
 pub struct PreparedInsert<const N: usize, const V: usize = 1> {
-    build: fn(usize, [Value; N]) -> Result<InsertStatement, DbErr>,
+    build: fn(DatabaseBackend, usize, [Value; N]) -> Result<InsertStatement, DbErr>,
     /// By backend (SQLite, PostgreSQL, MySQL) and variant: the SQL, when the statement binds
     /// exactly the call's values in their order; `None` when it does not, and then every
     /// call builds its statement.
@@ -251,9 +251,11 @@ pub struct PreparedInsert<const N: usize, const V: usize = 1> {
 }
 
 impl<const N: usize, const V: usize> PreparedInsert<N, V> {
-    /// `build` gets the variant and the values of each call; its SQL must depend on the
-    /// variant only.
-    pub const fn new(build: fn(usize, [Value; N]) -> Result<InsertStatement, DbErr>) -> Self {
+    /// `build` gets the backend, the variant and the values of each call; its SQL must
+    /// depend on the backend and the variant only.
+    pub const fn new(
+        build: fn(DatabaseBackend, usize, [Value; N]) -> Result<InsertStatement, DbErr>,
+    ) -> Self {
         Self {
             build,
             sql: [const { [const { OnceLock::new() }; V] }; 3],
@@ -270,7 +272,20 @@ impl<const N: usize, const V: usize> PreparedInsert<N, V> {
         variant: usize,
         values: [Value; N],
     ) -> Result<ExecResult, DbErr> {
-        let backend = db.get_database_backend();
+        db.execute_raw(self.statement(db.get_database_backend(), variant, values)?)
+            .await
+    }
+
+    /// The statement of variant `variant` (below `V`) with `values`, for `backend`.
+    ///
+    /// # Errors
+    /// An unknown variant, or a statement that cannot be built.
+    pub fn statement(
+        &self,
+        backend: DatabaseBackend,
+        variant: usize,
+        values: [Value; N],
+    ) -> Result<Statement, DbErr> {
         let slot = match backend {
             DatabaseBackend::Sqlite => 0,
             DatabaseBackend::Postgres => 1,
@@ -281,15 +296,32 @@ impl<const N: usize, const V: usize> PreparedInsert<N, V> {
             .ok_or_else(|| DbErr::Custom(format!("no statement variant {variant}")))?
             .get_or_init(|| {
                 let probe = probe::<N>();
-                let built = backend.build(&(self.build)(variant, probe.clone()).ok()?);
+                let built = backend.build(&(self.build)(backend, variant, probe.clone()).ok()?);
                 (sqlite_direct::values_of(&built) == probe).then_some(built.sql)
             });
-        let statement = match kept {
+        Ok(match kept {
             Some(sql) => Statement::from_sql_and_values(backend, sql.as_str(), values),
-            None => backend.build(&(self.build)(variant, values)?),
-        };
-        db.execute_raw(statement).await
+            None => backend.build(&(self.build)(backend, variant, values)?),
+        })
     }
+}
+
+/// `INSERT INTO table (columns) VALUES (values)`, for a [`PreparedInsert`].
+///
+/// # Errors
+/// When the values do not match the columns.
+pub fn insert_row<C: IntoIden>(
+    table: impl IntoIden,
+    columns: impl IntoIterator<Item = C>,
+    values: impl IntoIterator<Item = Expr>,
+) -> Result<InsertStatement, DbErr> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(table)
+        .columns(columns)
+        .values(values)
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(insert)
 }
 
 /// The callbacks' read connections (see [`Readers`]): `count` of them on SQLite.

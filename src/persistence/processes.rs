@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::process;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use super::{Prepared, PreparedInsert, ReadModels};
+use super::{Prepared, PreparedInsert, ReadModels, insert_row};
 
 /// What a callback knows about its process.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +20,7 @@ pub struct ProcessSeen<'a> {
 /// [`touch`]'s upsert. Its variant: which of the values a callback may not carry it does
 /// carry (bits of process type, user id, identity verification id); those are updated, the
 /// others kept.
-static TOUCH: PreparedInsert<7, 8> = PreparedInsert::new(|carried, values| {
+static TOUCH: PreparedInsert<7, 8> = PreparedInsert::new(|_, carried, values| {
     use process::Column as C;
     let optional = [C::ProcessType, C::UserId, C::IdentityVerificationId];
     let update = [C::LastSeenAt, C::LastCallback].into_iter().chain(
@@ -30,10 +30,9 @@ static TOUCH: PreparedInsert<7, 8> = PreparedInsert::new(|carried, values| {
             .filter(|(bit, _)| carried & (1 << bit) != 0)
             .map(|(_, column)| column),
     );
-    let mut insert = Query::insert();
-    insert
-        .into_table(process::Entity)
-        .columns([
+    let mut insert = insert_row(
+        process::Entity,
+        [
             C::ProcessId,
             C::ProcessType,
             C::UserId,
@@ -41,14 +40,14 @@ static TOUCH: PreparedInsert<7, 8> = PreparedInsert::new(|carried, values| {
             C::LastCallback,
             C::FirstSeenAt,
             C::LastSeenAt,
-        ])
-        .values(values.map(Expr::val))
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(
-            OnConflict::column(C::ProcessId)
-                .update_columns(update)
-                .to_owned(),
-        );
+        ],
+        values.map(Expr::val),
+    )?;
+    insert.on_conflict(
+        OnConflict::column(C::ProcessId)
+            .update_columns(update)
+            .to_owned(),
+    );
     Ok(insert)
 });
 
