@@ -51,9 +51,27 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
 /// When the URL names no SQLite file or the file cannot be opened.
 pub fn connect_writer(
     settings: &Settings,
-) -> anyhow::Result<(DatabaseConnection, sqlite_direct::Failures)> {
-    sqlite_direct::DirectSqlite::open(&direct_options(settings, false)?)
+    sync_behind: bool,
+) -> anyhow::Result<(
+    DatabaseConnection,
+    sqlite_direct::Failures,
+    sqlite_direct::Shared,
+)> {
+    let mut options = direct_options(settings, false)?;
+    if sync_behind {
+        // The writer's `db-sync` thread syncs the WAL after each commit instead.
+        options.synchronous = "NORMAL";
+    }
+    sqlite_direct::DirectSqlite::open(&options)
         .context("Failed to open the SQLite database for writing")
+}
+
+/// The WAL file of `settings`' SQLite database (its file name with `-wal` appended).
+///
+/// # Errors
+/// When the URL names no SQLite file.
+pub fn wal_file(settings: &Settings) -> anyhow::Result<std::path::PathBuf> {
+    Ok(format!("{}-wal", sqlite_file(settings)?).into())
 }
 
 /// The SQLite writer's checkpoint connection, on the file of `settings`' database URL.
@@ -128,6 +146,9 @@ pub trait ReadModels {
         E::ActiveModel: TryIntoModel<E::Model>;
 }
 
+/// On the SQLite writer's thread, a read through any SQLite connection (a unit's executor:
+/// the writer's own connection, in the batch's transaction) runs on the writer's
+/// connection directly, like a [`Reader`]'s. Elsewhere it is sea-orm's.
 impl<C: ConnectionTrait + Sync> ReadModels for C {
     fn all<E>(&self, select: Select<E>) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + Send
     where
@@ -135,7 +156,18 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
         E::Model: Send + Sync,
         E::ActiveModel: TryIntoModel<E::Model>,
     {
-        select.all(self)
+        let direct = self.writer_connection();
+        async move {
+            match direct {
+                Some(direct) => {
+                    let statement = select.build(DatabaseBackend::Sqlite);
+                    direct
+                        .lock()
+                        .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
+                }
+                None => select.all(self).await,
+            }
+        }
     }
 
     fn prepared<E, const N: usize>(
@@ -148,7 +180,42 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
         E::Model: Send + Sync,
         E::ActiveModel: TryIntoModel<E::Model>,
     {
-        (query.select)(values).all(self)
+        let direct = self.writer_connection();
+        async move {
+            match direct {
+                Some(direct) => {
+                    let (sql, values) = query.sqlite(values);
+                    direct.lock().models::<E>(&sql, &values)
+                }
+                None => (query.select)(values).all(self).await,
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The SQLite writer's own connection, on the writer's thread only (see
+    /// [`writer`]): the executor its units get wraps this same connection.
+    static WRITER_CONNECTION: std::cell::RefCell<Option<sqlite_direct::Shared>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Marks the calling thread as the SQLite writer's, with its connection.
+fn set_writer_connection(direct: sqlite_direct::Shared) {
+    WRITER_CONNECTION.with(|slot| *slot.borrow_mut() = Some(direct));
+}
+
+/// The writer's connection, when `self` is a SQLite connection used on the writer's thread.
+trait OnWriterThread {
+    fn writer_connection(&self) -> Option<sqlite_direct::Shared>;
+}
+
+impl<C: ConnectionTrait> OnWriterThread for C {
+    fn writer_connection(&self) -> Option<sqlite_direct::Shared> {
+        if self.get_database_backend() != DatabaseBackend::Sqlite {
+            return None;
+        }
+        WRITER_CONNECTION.with(|slot| slot.borrow().clone())
     }
 }
 

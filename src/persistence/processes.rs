@@ -122,7 +122,7 @@ mod tests {
         )));
         migrate(&settings).await.unwrap();
         let pool = connect(&settings).await.unwrap();
-        let (direct, _) = connect_writer(&settings).unwrap();
+        let (direct, _, _) = connect_writer(&settings, false).unwrap();
         let at = |minute| Utc.with_ymd_and_hms(2026, 12, 1, 5, minute, 0).unwrap();
         let seen = |callback, process_type, user_id, identity_verification_id| ProcessSeen {
             process_id: "p-1",

@@ -206,10 +206,11 @@ impl DirectSqlite {
     ///
     /// # Errors
     /// When the file cannot be opened or a pragma fails.
-    pub fn open(options: &Options) -> Result<(DatabaseConnection, Failures), DbErr> {
+    pub fn open(options: &Options) -> Result<(DatabaseConnection, Failures, Shared), DbErr> {
         let direct = Self::connect(options)?;
         let failures = direct.failures.clone();
-        Ok((mock_connection(direct), failures))
+        let shared = Shared(Arc::new(Mutex::new(direct)));
+        Ok((mock_connection(shared.clone()), failures, shared))
     }
 
     fn connect(options: &Options) -> Result<Self, DbErr> {
@@ -807,7 +808,7 @@ mod tests {
     async fn rows_read_the_same_whichever_connection_wrote_them() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = database(dir.path()).await;
-        let (direct, _) = connect_writer(&settings).unwrap();
+        let (direct, _, _) = connect_writer(&settings, false).unwrap();
 
         // `insert` writes here, then reads the row back here (the model it answers).
         let written_here = message(1, 3, Some(502)).insert(&direct).await.unwrap();
@@ -931,7 +932,7 @@ mod tests {
     async fn a_duplicate_key_is_a_unique_violation() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, _pool) = database(dir.path()).await;
-        let (direct, _) = connect_writer(&settings).unwrap();
+        let (direct, _, _) = connect_writer(&settings, false).unwrap();
         let now = Utc::now();
         let row = || process::ActiveModel {
             process_id: Set("p-1".into()),
@@ -962,7 +963,7 @@ mod tests {
     async fn a_failed_begin_breaks_the_transaction_and_is_handed_over() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = database(dir.path()).await;
-        let (direct, failures) = connect_writer(&settings).unwrap();
+        let (direct, failures, _) = connect_writer(&settings, false).unwrap();
         let holder = pool.begin().await.unwrap();
         message(20, 0, None).insert(&holder).await.unwrap();
 
@@ -993,7 +994,7 @@ mod tests {
     async fn nested_transactions_are_savepoints() {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = database(dir.path()).await;
-        let (direct, failures) = connect_writer(&settings).unwrap();
+        let (direct, failures, _) = connect_writer(&settings, false).unwrap();
         let outer = direct.begin().await.unwrap();
         message(10, 0, None).insert(&outer).await.unwrap();
         let inner = outer.begin().await.unwrap();

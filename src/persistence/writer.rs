@@ -45,7 +45,7 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite_direct::Failures;
-use crate::configuration::Settings;
+use crate::configuration::{Settings, SqliteSync};
 
 /// Most units in one commit: bounds the time the write lock is held and the latency a
 /// batch adds to its first unit.
@@ -100,11 +100,26 @@ trait Replayable: Send {
 
     /// Answers the caller: the kept outcome, unless the batch did not commit.
     fn finish(self: Box<Self>, commit: Option<&DbErr>);
+
+    /// Whether the caller is answered only once the commit is on disk (see [`Answer`]).
+    fn answer(&self) -> Answer;
+}
+
+/// When a unit's caller is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Once what it wrote is on disk: for what the answer acknowledges as stored.
+    Synced,
+    /// Once what it wrote is committed (seen by every later read, and kept when the
+    /// process dies); on disk with the WAL sync that follows, a few milliseconds later.
+    /// For the adapter's own records that the answer does not acknowledge.
+    Committed,
 }
 
 struct Again<D, T, E, F> {
     data: D,
     unit: F,
+    answer: Answer,
     outcome: Option<Result<T, E>>,
     /// The answer, and the data handed back so that the caller's thread frees it (freeing
     /// on this thread what another allocated costs the writer more).
@@ -141,6 +156,10 @@ where
         } = *self;
         let _ = done.send((answer(outcome, commit), data));
     }
+
+    fn answer(&self) -> Answer {
+        self.answer
+    }
 }
 
 /// What a unit's caller is told: its own error, its value once committed, or why the
@@ -167,8 +186,26 @@ pub struct Writer {
 enum Inner {
     /// Each unit on the shared pool.
     Pool(DatabaseConnection),
-    /// Units queued to the group-commit thread.
-    Batched(mpsc::Sender<Queued>),
+    /// Units queued to the group-commit thread, and why its writes can no longer be
+    /// trusted to reach the disk (a failed WAL sync), if they cannot.
+    Batched(mpsc::Sender<Queued>, Broken),
+}
+
+/// Set once a sync of the WAL has failed: after a failed `fsync` the kernel may have
+/// dropped the pages it could not write, and a later sync that succeeds says nothing about
+/// them (PostgreSQL stops for the same reason). From then on every write fails as
+/// unavailable and `/health/ready` answers 503, until the service is restarted.
+#[derive(Clone, Default)]
+struct Broken(Arc<std::sync::OnceLock<String>>);
+
+impl Broken {
+    fn error(&self) -> Option<DbErr> {
+        self.0.get().map(|why| {
+            DbErr::Conn(RuntimeErr::Internal(format!(
+                "the database file could not be synced ({why}); restart the service"
+            )))
+        })
+    }
 }
 
 impl Writer {
@@ -186,6 +223,8 @@ impl Writer {
         let settings = settings.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(QUEUE);
+        let broken = Broken::default();
+        let sync_broken = broken.clone();
         std::thread::Builder::new()
             .name("db-writer".into())
             .spawn(move || {
@@ -199,7 +238,10 @@ impl Writer {
                         return;
                     }
                 };
-                let opened = super::connect_writer(&settings).and_then(|writer| {
+                // `FULL`: the writer's connection commits without syncing (SQLite's NORMAL) and
+                // the `db-sync` thread syncs the WAL behind it (see `Syncer`).
+                let sync_behind = settings.database.sqlite_synchronous == SqliteSync::Full;
+                let opened = super::connect_writer(&settings, sync_behind).and_then(|writer| {
                     let checkpointer = super::connect_checkpointer(&settings)?;
                     let (commits, committed) = std::sync::mpsc::sync_channel(1);
                     let restart = Arc::new(AtomicBool::new(false));
@@ -213,12 +255,19 @@ impl Writer {
                         orphaned: None,
                         restart_tries: 0,
                     };
-                    Ok((writer, checkpoints, thread))
+                    let syncer = if sync_behind {
+                        Some(Syncer::start(super::wal_file(&settings)?, sync_broken)?)
+                    } else {
+                        None
+                    };
+                    Ok((writer, checkpoints, thread, syncer))
                 });
                 match opened {
-                    Ok(((db, failures), checkpoints, checkpointer)) => {
+                    Ok(((db, failures, direct), checkpoints, checkpointer, syncer)) => {
+                        // The units' reads run on this connection directly.
+                        super::set_writer_connection(direct);
                         let _ = ready_tx.send(Ok(()));
-                        runtime.block_on(run(db, &failures, rx, checkpoints));
+                        runtime.block_on(run(db, &failures, rx, checkpoints, syncer));
                         // The checkpointer stops once the writer's sender is gone.
                         let _ = checkpointer.join();
                     }
@@ -231,15 +280,16 @@ impl Writer {
             .await
             .map_err(|_| anyhow::anyhow!("the database writer thread stopped while starting"))??;
         Ok(Self {
-            inner: Inner::Batched(tx),
+            inner: Inner::Batched(tx, broken),
         })
     }
 
-    /// False when the group-commit thread has stopped (every write would fail).
+    /// False when the group-commit thread has stopped, or a WAL sync has failed (every
+    /// write would fail).
     pub fn is_running(&self) -> bool {
         match &self.inner {
             Inner::Pool(_) => true,
-            Inner::Batched(queue) => !queue.is_closed(),
+            Inner::Batched(queue, broken) => !queue.is_closed() && broken.0.get().is_none(),
         }
     }
 
@@ -256,7 +306,7 @@ impl Writer {
     {
         match &self.inner {
             Inner::Pool(db) => unit(DatabaseExecutor::Connection(db)).await,
-            Inner::Batched(queue) => {
+            Inner::Batched(queue, _) => {
                 let (done_tx, done_rx) = oneshot::channel();
                 let queued = Queued::Once(Box::new(move |txn| {
                     Box::pin(async move {
@@ -295,13 +345,43 @@ impl Writer {
         E: From<DbErr> + Send + 'static,
         F: for<'c> Fn(&'c D, DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + Sync + 'static,
     {
+        self.replayable(data, unit, Answer::Synced).await
+    }
+
+    /// Like [`write_with`](Self::write_with), for the adapter's own records that the
+    /// caller's answer does not acknowledge (the consent text served, the process seen by
+    /// a lookup): the unit's caller is answered once it is committed, without waiting for
+    /// the WAL sync that follows ([`Answer::Committed`]). A kill of the process loses
+    /// nothing answered; a power cut can lose what was committed in the last few
+    /// milliseconds. On PostgreSQL and MySQL it is the same as `write_with`.
+    ///
+    /// # Errors
+    /// The unit's own error, or the database's when the batch cannot start or commit.
+    pub async fn record_with<D, T, E, F>(&self, data: D, unit: F) -> Result<T, E>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'c> Fn(&'c D, DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + Sync + 'static,
+    {
+        self.replayable(data, unit, Answer::Committed).await
+    }
+
+    async fn replayable<D, T, E, F>(&self, data: D, unit: F, answer: Answer) -> Result<T, E>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        F: for<'c> Fn(&'c D, DatabaseExecutor<'c>) -> UnitFuture<'c, T, E> + Send + Sync + 'static,
+    {
         match &self.inner {
             Inner::Pool(db) => unit(&data, DatabaseExecutor::Connection(db)).await,
-            Inner::Batched(queue) => {
+            Inner::Batched(queue, _) => {
                 let (done, done_rx) = oneshot::channel();
                 let queued = Queued::Again(Box::new(Again {
                     data,
                     unit,
+                    answer,
                     outcome: None,
                     done,
                 }));
@@ -346,10 +426,20 @@ async fn run(
     failures: &Failures,
     mut queue: mpsc::Receiver<Queued>,
     mut checkpoints: Checkpoints,
+    syncer: Option<Syncer>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let size = batch.len();
+        if let Some(e) = syncer.as_ref().and_then(|s| s.broken.error()) {
+            for queued in batch.drain(..) {
+                match queued {
+                    Queued::Once(unit) => unit(None).await.0(Some(&e)),
+                    Queued::Again(unit) => unit.finish(Some(&e)),
+                }
+            }
+            continue;
+        }
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
@@ -374,7 +464,9 @@ async fn run(
         // A unit alone in its batch needs no savepoint: if it fails, the whole transaction
         // is rolled back.
         let alone = size == 1;
+        // Answered after the WAL sync, and answered at the commit.
         let mut finishes: Vec<Finish> = Vec::with_capacity(size);
+        let mut at_commit: Vec<Finish> = Vec::new();
         let mut again = Vec::new();
         let mut panicked = 0;
         let mut alone_failed = false;
@@ -410,11 +502,14 @@ async fn run(
                 Err(_) => panicked += 1,
             }
         }
-        finishes.extend(
-            again
-                .into_iter()
-                .map(|unit| Box::new(move |commit: Option<&DbErr>| unit.finish(commit)) as Finish),
-        );
+        for unit in again {
+            let answer = unit.answer();
+            let finish = Box::new(move |commit: Option<&DbErr>| unit.finish(commit)) as Finish;
+            match answer {
+                Answer::Synced => finishes.push(finish),
+                Answer::Committed => at_commit.push(finish),
+            }
+        }
         let outcome = if alone_failed {
             // The unit's own error is its answer; nothing of it is kept.
             txn.rollback().await
@@ -439,18 +534,112 @@ async fn run(
             None => outcome,
         };
         match outcome {
-            Ok(()) => finishes.into_iter().for_each(|finish| finish(None)),
+            Ok(()) => {
+                at_commit.into_iter().for_each(|finish| finish(None));
+                match &syncer {
+                    Some(syncer) => syncer.after_commit(finishes),
+                    None => finishes.into_iter().for_each(|finish| finish(None)),
+                }
+            }
             Err(e) => {
                 tracing::error!(error = %e, units = size, "the write transaction did not commit");
-                finishes.into_iter().for_each(|finish| finish(Some(&e)));
+                at_commit
+                    .into_iter()
+                    .chain(finishes)
+                    .for_each(|finish| finish(Some(&e)));
             }
         }
         checkpoints.after_commit(&db).await;
     }
-    // The last checkpoint, by the writer itself as it stops (the checkpointer stops once
-    // its channel is dropped).
+    // What is committed is synced before the connection closes (the syncer stops once its
+    // channel is dropped), then the last checkpoint, by the writer itself as it stops (the
+    // checkpointer stops once its channel is dropped).
+    if let Some(syncer) = syncer {
+        syncer.stop();
+    }
     drop(checkpoints);
     checkpoint(&db).await;
+}
+
+/// Syncs the WAL file behind the writer (`database.sqlite_synchronous = "full"`).
+///
+/// SQLite's `synchronous = FULL` syncs the WAL inside every `COMMIT`, so the writer can
+/// run no batch while the disk flushes (about 1 to 4 ms here, 140 ms at worst), and every
+/// request queued meanwhile waits for that flush and then its own. Instead the writer's
+/// connection commits with `NORMAL` (the WAL is written, not synced; SQLite keeps the
+/// database consistent either way) and hands the batch's [`Answer::Synced`] callers to
+/// this thread, which syncs the WAL file (`fdatasync`, one for every commit made
+/// meanwhile) and only then answers them. The writer runs the next batch during the sync.
+/// Every commit is synced, whether anybody waits for it or not.
+struct Syncer {
+    commits: std::sync::mpsc::Sender<Vec<Finish>>,
+    broken: Broken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Syncer {
+    fn start(wal: std::path::PathBuf, broken: Broken) -> anyhow::Result<Self> {
+        let (commits, committed) = std::sync::mpsc::channel::<Vec<Finish>>();
+        let failed = broken.clone();
+        let thread = std::thread::Builder::new()
+            .name("db-sync".into())
+            .spawn(move || run_syncs(&wal, &committed, &failed))?;
+        Ok(Self {
+            commits,
+            broken,
+            thread,
+        })
+    }
+
+    /// A batch committed: its synced callers are answered after the next sync.
+    fn after_commit(&self, finishes: Vec<Finish>) {
+        if let Err(std::sync::mpsc::SendError(finishes)) = self.commits.send(finishes) {
+            let e = DbErr::Conn(RuntimeErr::Internal(
+                "the WAL sync thread has stopped".into(),
+            ));
+            finishes.into_iter().for_each(|finish| finish(Some(&e)));
+        }
+    }
+
+    /// Syncs what is committed, answers the last callers and stops the thread.
+    fn stop(self) {
+        drop(self.commits);
+        let _ = self.thread.join();
+    }
+}
+
+/// The syncer's loop: takes every commit told of since the last sync, syncs the WAL once,
+/// answers their callers; stops when the writer does.
+fn run_syncs(wal: &std::path::Path, committed: &Receiver<Vec<Finish>>, broken: &Broken) {
+    let mut file: Option<std::fs::File> = None;
+    while let Ok(mut waiting) = committed.recv() {
+        while let Ok(more) = committed.try_recv() {
+            waiting.extend(more);
+        }
+        let synced = match broken.error() {
+            Some(e) => Err(e),
+            None => sync_file(&mut file, wal).map_err(|e| {
+                tracing::error!(error = %e, file = %wal.display(), "the WAL could not be synced; the writer stops accepting writes");
+                let _ = broken.0.set(e.to_string());
+                broken.error().unwrap_or_else(|| DbErr::Custom(e.to_string()))
+            }),
+        };
+        let outcome = synced.err();
+        waiting
+            .into_iter()
+            .for_each(|finish| finish(outcome.as_ref()));
+    }
+}
+
+/// `fdatasync` of the WAL file, opened the first time (the writer's connection has created
+/// it by its first commit; it is kept, and cut back in place, while any connection is
+/// open).
+fn sync_file(file: &mut Option<std::fs::File>, wal: &std::path::Path) -> std::io::Result<()> {
+    let file = match file {
+        Some(file) => file,
+        None => file.insert(std::fs::OpenOptions::new().write(true).open(wal)?),
+    };
+    file.sync_data()
 }
 
 /// The writer's side of the checkpointer.
@@ -750,7 +939,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (settings, pool) = sqlite(dir.path()).await;
         let writer = Writer::start(&settings, &pool).await.unwrap();
-        assert!(matches!(writer.inner, Inner::Batched(_)));
+        assert!(matches!(writer.inner, Inner::Batched(..)));
         let units = (0..200i64).map(|n| {
             let writer = writer.clone();
             tokio::spawn(async move {
@@ -978,7 +1167,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
         let writer = Writer {
-            inner: Inner::Batched(tx),
+            inner: Inner::Batched(tx, Broken::default()),
         };
         assert!(!writer.is_running());
         let err = writer

@@ -49,7 +49,7 @@ pub async fn consent_text(
     );
     state
         .writer
-        .write_with((req, ctx, served), move |(req, ctx, served), db| {
+        .record_with((req, ctx, served), move |(req, ctx, served), db| {
             Box::pin(async move {
                 let (consent_type, language_served, text_version) = served;
                 consents::record_served(

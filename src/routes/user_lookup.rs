@@ -1,9 +1,11 @@
 use std::str::FromStr;
+use std::sync::Arc;
 
 use actix_web::{post, web};
+use chrono::{DateTime, Utc};
 
 use crate::api::user::{LookupRequest, LookupResponse};
-use crate::configuration::{AddressFallback, UnknownUser};
+use crate::configuration::{AddressFallback, Settings, UnknownUser};
 use crate::domain::identification::LookupQuery;
 use crate::domain::otp_delivery::mask_address;
 use crate::error::{ApiError, ErrorBody};
@@ -47,103 +49,55 @@ pub async fn user_lookup(
 ) -> Result<web::Json<LookupResponse>, ApiError> {
     let req = body.0;
     let now = state.clock.now();
-    let settings = &state.settings;
-
-    // Whether the OTP may later go to an address the identification carries.
-    let mut fallback_address_allowed = false;
-    let user_id = match req.identification.as_ref().filter(|i| !i.is_empty()) {
-        Some(identification) => {
-            let query = LookupQuery::from_identification(&settings.lookup.keys, identification)
-                .map_err(|e| ApiError::NotFound(format!("user not found: {e}")))?;
-            match customers::find_by_query(state.reads.local(), &query).await? {
-                Some(customer) => {
-                    fallback_address_allowed = settings.otp.address_fallback
-                        == AddressFallback::MissingAddress
-                        && customer.email.is_none();
-                    customer.user_id
-                }
-                None => match settings.lookup.unknown_user {
-                    UnknownUser::NotFound => {
-                        tracing::info!("identification not found in the registry");
-                        return Err(ApiError::NotFound("user not found".into()));
-                    }
-                    UnknownUser::Prospect => {
-                        fallback_address_allowed =
-                            settings.otp.address_fallback != AddressFallback::Never;
-                        let candidate = format!(
-                            "{}{}",
-                            settings.lookup.prospect_prefix,
-                            uuid::Uuid::new_v4()
-                        );
-                        let (digest, process_id, ctx) =
-                            (query.digest(), req.process_id.clone(), ctx.clone());
-                        state
-                            .writer
-                            .write(move |db| {
-                                Box::pin(async move {
-                                    prospects::get_or_create(
-                                        &db,
-                                        &digest,
-                                        &candidate,
-                                        &process_id,
-                                        &ctx,
-                                        now,
-                                    )
-                                    .await
-                                })
-                            })
-                            .await?
-                    }
-                },
-            }
-        }
-        None => processes::find(state.reads.local(), &req.process_id)
-            .await?
-            .and_then(|p| p.user_id)
-            .ok_or_else(|| ApiError::NotFound("user not found".into()))?,
+    let settings = state.settings.clone();
+    let identification = req.identification.as_ref().filter(|i| !i.is_empty());
+    let who = match identification {
+        Some(identification) => Who::Registry(
+            LookupQuery::from_identification(&settings.lookup.keys, identification)
+                .map_err(|e| ApiError::NotFound(format!("user not found: {e}")))?,
+        ),
+        None => Who::Process,
     };
-
-    let consent_required = !consents::all_approved(
-        state.reads.local(),
-        &user_id,
-        &settings.consent.required_types,
-    )
-    .await?;
-    // The OTP fallback address, when this user may receive the OTP at an address the
-    // identification carries.
-    let fallback_email = req
-        .identification
-        .as_ref()
-        .filter(|_| fallback_address_allowed)
+    // The address the OTP may fall back to, where the settings allow one.
+    let candidate_email = identification
+        .filter(|_| settings.otp.address_fallback != AddressFallback::Never)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
-    let remembered = fallback_email.as_deref().map(mask_address);
-    let data = (req, user_id.clone(), fallback_email, ctx);
-    state
-        .writer
-        .write_with(data, move |(req, user_id, fallback_email, ctx), db| {
-            Box::pin(async move {
-                processes::touch(
-                    &db,
-                    processes::ProcessSeen {
-                        process_id: &req.process_id,
-                        process_type: req.process_type.as_deref(),
-                        user_id: Some(user_id),
-                        identity_verification_id: None,
-                        callback: "user_lookup",
-                    },
-                    now,
-                )
-                .await?;
-                if let Some(email) = fallback_email {
-                    contacts::remember(&db, &req.process_id, user_id, email, ctx, now).await?;
-                }
-                Ok::<_, ApiError>(())
-            })
-        })
-        .await?;
-    if let Some(destination) = remembered {
+    let prospect_query = match &who {
+        Who::Registry(query) if settings.lookup.unknown_user == UnknownUser::Prospect => {
+            Some(query.clone())
+        }
+        _ => None,
+    };
+    let registry = matches!(who, Who::Registry(_));
+    let lookup = |who| Lookup {
+        process_id: req.process_id.clone(),
+        process_type: req.process_type.clone(),
+        who,
+        candidate_email: candidate_email.clone(),
+        ctx: ctx.clone(),
+        settings: settings.clone(),
+    };
+    let mut found = identify(&state, lookup(who), now).await?;
+    if found.is_none()
+        && let Some(query) = prospect_query
+    {
+        let user_id = create_prospect(&state, query, &req.process_id, &ctx, now).await?;
+        found = identify(&state, lookup(Who::Prospect(user_id)), now).await?;
+    }
+    let Some(Identified {
+        user_id,
+        consent_required,
+        remembered,
+    }) = found
+    else {
+        if registry {
+            tracing::info!("identification not found in the registry");
+        }
+        return Err(ApiError::NotFound("user not found".into()));
+    };
+    if remembered && let Some(email) = &candidate_email {
         tracing::info!(
-            destination = %destination,
+            destination = %mask_address(email),
             "OTP fallback address taken from the identification"
         );
     }
@@ -154,7 +108,130 @@ pub async fn user_lookup(
     }))
 }
 
-/// The e-mail address in `identification[attribute]`, normalised, when it is one.
+/// Who a lookup is about.
+enum Who {
+    /// The registry entry the identification matches.
+    Registry(LookupQuery),
+    /// The user already known for the process (a null identification: target activation).
+    Process,
+    /// The prospect id given to an identification the registry does not know.
+    Prospect(String),
+}
+
+/// What the lookup's unit works with.
+struct Lookup {
+    process_id: String,
+    process_type: Option<String>,
+    who: Who,
+    /// The identification's e-mail address, where the settings allow the OTP to fall back
+    /// to one.
+    candidate_email: Option<String>,
+    ctx: RequestContext,
+    settings: Arc<Settings>,
+}
+
+/// A user identified, and whether the OTP fallback address was recorded for the process.
+struct Identified {
+    user_id: String,
+    consent_required: bool,
+    remembered: bool,
+}
+
+/// Finds the user, whether consent is required, and records the process as seen, in one
+/// unit of the writer. On SQLite the unit's reads run on the writer's connection, in its
+/// batch's transaction: the HTTP worker takes no read lock of its own. Read locks of the
+/// workers' connections, taken and released for every read, were about a quarter of the
+/// workers' time once commits came fast (`cargo bench --bench http_load`). `None` when
+/// nobody is found; nothing is written then.
+///
+/// The answer does not acknowledge the record, so it is answered once committed
+/// ([`crate::persistence::writer::Writer::record_with`]).
+async fn identify(
+    state: &AppState,
+    lookup: Lookup,
+    now: DateTime<Utc>,
+) -> Result<Option<Identified>, ApiError> {
+    state
+        .writer
+        .record_with(lookup, move |lookup, db| {
+            Box::pin(async move {
+                let settings = &lookup.settings;
+                let (user_id, fallback_allowed) = match &lookup.who {
+                    Who::Registry(query) => match customers::find_by_query(&db, query).await? {
+                        Some(customer) => (
+                            customer.user_id,
+                            settings.otp.address_fallback == AddressFallback::MissingAddress
+                                && customer.email.is_none(),
+                        ),
+                        None => return Ok(None),
+                    },
+                    Who::Process => match processes::find(&db, &lookup.process_id)
+                        .await?
+                        .and_then(|p| p.user_id)
+                    {
+                        Some(user_id) => (user_id, false),
+                        None => return Ok(None),
+                    },
+                    Who::Prospect(user_id) => (
+                        user_id.clone(),
+                        settings.otp.address_fallback != AddressFallback::Never,
+                    ),
+                };
+                let consent_required =
+                    !consents::all_approved(&db, &user_id, &settings.consent.required_types)
+                        .await?;
+                processes::touch(
+                    &db,
+                    processes::ProcessSeen {
+                        process_id: &lookup.process_id,
+                        process_type: lookup.process_type.as_deref(),
+                        user_id: Some(&user_id),
+                        identity_verification_id: None,
+                        callback: "user_lookup",
+                    },
+                    now,
+                )
+                .await?;
+                let fallback = lookup.candidate_email.as_ref().filter(|_| fallback_allowed);
+                if let Some(email) = fallback {
+                    contacts::remember(&db, &lookup.process_id, &user_id, email, &lookup.ctx, now)
+                        .await?;
+                }
+                Ok::<_, ApiError>(Some(Identified {
+                    user_id,
+                    consent_required,
+                    remembered: fallback.is_some(),
+                }))
+            })
+        })
+        .await
+}
+
+/// The prospect id of an identification the registry does not know: created once per
+/// identification, even across instances, and on disk before it is answered.
+async fn create_prospect(
+    state: &AppState,
+    query: LookupQuery,
+    process_id: &str,
+    ctx: &RequestContext,
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
+    let candidate = format!(
+        "{}{}",
+        state.settings.lookup.prospect_prefix,
+        uuid::Uuid::new_v4()
+    );
+    let (digest, process_id, ctx) = (query.digest(), process_id.to_owned(), ctx.clone());
+    Ok(state
+        .writer
+        .write(move |db| {
+            Box::pin(async move {
+                prospects::get_or_create(&db, &digest, &candidate, &process_id, &ctx, now).await
+            })
+        })
+        .await?)
+}
+
 fn identification_email(
     identification: &serde_json::Map<String, serde_json::Value>,
     attribute: &str,
