@@ -294,7 +294,10 @@ impl Application {
         let openapi = settings.server.openapi_ui.then_some(document);
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
-        let writer = persistence::writer::Writer::start(&settings, &db).await?;
+        let metrics = Metrics::new()?;
+        let writer =
+            persistence::writer::Writer::start_measured(&settings, &db, Some(metrics.wal_sync()))
+                .await?;
         // One read connection per HTTP worker thread.
         let reads = persistence::connect_readers(
             &settings,
@@ -316,7 +319,7 @@ impl Application {
                 mail_templates: Arc::new(mail_templates),
                 decider: Arc::new(decider),
             },
-            metrics: Metrics::new()?,
+            metrics,
             authenticator,
             staff: backoffice::authenticator(&settings),
             headers,

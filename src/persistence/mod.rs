@@ -66,14 +66,6 @@ pub fn connect_writer(
         .context("Failed to open the SQLite database for writing")
 }
 
-/// The WAL file of `settings`' SQLite database (its file name with `-wal` appended).
-///
-/// # Errors
-/// When the URL names no SQLite file.
-pub fn wal_file(settings: &Settings) -> anyhow::Result<std::path::PathBuf> {
-    Ok(format!("{}-wal", sqlite_file(settings)?).into())
-}
-
 /// The SQLite writer's checkpoint connection, on the file of `settings`' database URL.
 ///
 /// # Errors
@@ -205,14 +197,16 @@ fn set_writer_connection(direct: sqlite_direct::Shared) {
     WRITER_CONNECTION.with(|slot| *slot.borrow_mut() = Some(direct));
 }
 
-/// The writer's connection, when `self` is a SQLite connection used on the writer's thread.
+/// The writer's connection, when `self` is a connection of [`sqlite_direct`] used on the
+/// writer's thread: there that is the writer's connection (the executor of a unit, in its
+/// batch's transaction). The sqlx pool, say, is never taken for it.
 trait OnWriterThread {
     fn writer_connection(&self) -> Option<sqlite_direct::Shared>;
 }
 
 impl<C: ConnectionTrait> OnWriterThread for C {
     fn writer_connection(&self) -> Option<sqlite_direct::Shared> {
-        if self.get_database_backend() != DatabaseBackend::Sqlite {
+        if self.get_database_backend() != DatabaseBackend::Sqlite || !self.is_mock_connection() {
             return None;
         }
         WRITER_CONNECTION.with(|slot| slot.borrow().clone())

@@ -110,6 +110,44 @@ mod tests {
     use crate::configuration::Settings;
     use crate::persistence::{connect, connect_writer, migrate};
 
+    /// In a unit of the SQLite writer, a read runs on the writer's connection in the
+    /// batch's transaction: it finds what the unit wrote before it, before the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_reads_its_own_writes_on_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.database.url = Some(SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("unit.sqlite").display()
+        )));
+        migrate(&settings).await.unwrap();
+        let pool = connect(&settings).await.unwrap();
+        let writer = crate::persistence::writer::Writer::start(&settings, &pool)
+            .await
+            .unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap();
+        let found = writer
+            .record_with("p-unit".to_owned(), move |id, db| {
+                Box::pin(async move {
+                    let before = find(&db, id).await?;
+                    let seen = ProcessSeen {
+                        process_id: id,
+                        process_type: Some("onboarding"),
+                        user_id: Some("C-9"),
+                        identity_verification_id: None,
+                        callback: "user_lookup",
+                    };
+                    touch(&db, seen, at).await?;
+                    Ok::<_, DbErr>((before, find(&db, id).await?))
+                })
+            })
+            .await
+            .unwrap();
+        assert!(found.0.is_none());
+        assert_eq!(found.1.and_then(|p| p.user_id).as_deref(), Some("C-9"));
+        assert!(find(&pool, "p-unit").await.unwrap().is_some());
+    }
+
     /// A callback's values are stored on first sight; a later callback updates what it
     /// carries and keeps the rest, on the writer's connection and on the pool alike.
     #[tokio::test]

@@ -76,13 +76,23 @@ impl Checkpointer {
     ///
     /// # Errors
     /// SQLite's, e.g. an I/O error.
-    pub fn run(&self) -> Result<(i64, i64), DbErr> {
+    pub fn run(&self) -> Result<(i64, i64), CheckpointFailed> {
         self.0
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                 Ok((row.get(1)?, row.get(2)?))
             })
-            .map_err(|e| DbErr::Query(runtime_error(&e)))
+            .map_err(|e| CheckpointFailed {
+                io: e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure),
+                error: DbErr::Query(runtime_error(&e)),
+            })
     }
+}
+
+/// Why a checkpoint failed, and whether it was an I/O error (a failed write or sync).
+#[derive(Debug)]
+pub struct CheckpointFailed {
+    pub error: DbErr,
+    pub io: bool,
 }
 
 /// Failed transaction statements of a [`DirectSqlite`] connection, for the writer.
@@ -190,6 +200,27 @@ fn mock_connection(direct: impl MockDatabaseTrait + 'static) -> DatabaseConnecti
 }
 
 impl DirectSqlite {
+    /// The WAL file of this connection's database, as SQLite names it (after following
+    /// symbolic links), opened for syncing.
+    ///
+    /// # Errors
+    /// When the connection has no file, or its WAL cannot be opened.
+    pub fn wal_file(&self) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
+        let database = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("the writer's database has no file"))?;
+        let path = std::path::PathBuf::from(format!("{database}-wal"));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open the WAL {} to sync it: {e}", path.display())
+            })?;
+        Ok((path, file))
+    }
+
     /// Opens the database file: a sea-orm connection on it, and where its failed
     /// transaction statements are kept.
     ///

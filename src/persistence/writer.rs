@@ -199,6 +199,13 @@ enum Inner {
 struct Broken(Arc<std::sync::OnceLock<String>>);
 
 impl Broken {
+    /// Records why (the first cause is kept) and answers the error every write now gets.
+    fn set(&self, why: &str) -> DbErr {
+        let _ = self.0.set(why.to_owned());
+        self.error()
+            .unwrap_or_else(|| DbErr::Custom(format!("the database could not be synced: {why}")))
+    }
+
     fn error(&self) -> Option<DbErr> {
         self.0.get().map(|why| {
             DbErr::Conn(RuntimeErr::Internal(format!(
@@ -215,6 +222,19 @@ impl Writer {
     /// # Errors
     /// When the writer's connection cannot be opened.
     pub async fn start(settings: &Settings, pool: &DatabaseConnection) -> anyhow::Result<Self> {
+        Self::start_measured(settings, pool, None).await
+    }
+
+    /// Like [`start`](Self::start); the duration of every WAL sync (SQLite with
+    /// `synchronous = "full"`) is observed in `wal_sync`.
+    ///
+    /// # Errors
+    /// When the writer's connection cannot be opened.
+    pub async fn start_measured(
+        settings: &Settings,
+        pool: &DatabaseConnection,
+        wal_sync: Option<prometheus::Histogram>,
+    ) -> anyhow::Result<Self> {
         if pool.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
             return Ok(Self {
                 inner: Inner::Pool(pool.clone()),
@@ -246,9 +266,17 @@ impl Writer {
                     let (commits, committed) = std::sync::mpsc::sync_channel(1);
                     let restart = Arc::new(AtomicBool::new(false));
                     let long_wal = restart.clone();
+                    let checkpoints_broken = sync_broken.clone();
                     let thread = std::thread::Builder::new()
                         .name("db-checkpoint".into())
-                        .spawn(move || run_checkpoints(&checkpointer, &committed, &long_wal))?;
+                        .spawn(move || {
+                            run_checkpoints(
+                                &checkpointer,
+                                &committed,
+                                &long_wal,
+                                &checkpoints_broken,
+                            );
+                        })?;
                     let checkpoints = Checkpoints {
                         commits,
                         restart,
@@ -256,7 +284,10 @@ impl Writer {
                         restart_tries: 0,
                     };
                     let syncer = if sync_behind {
-                        Some(Syncer::start(super::wal_file(&settings)?, sync_broken)?)
+                        // The WAL file SQLite writes (its name follows symbolic links), opened
+                        // now: a service that could not sync it must not start.
+                        let wal = writer.2.lock().wal_file()?;
+                        Some(Syncer::start(wal, sync_broken.clone(), wal_sync)?)
                     } else {
                         None
                     };
@@ -267,7 +298,7 @@ impl Writer {
                         // The units' reads run on this connection directly.
                         super::set_writer_connection(direct);
                         let _ = ready_tx.send(Ok(()));
-                        runtime.block_on(run(db, &failures, rx, checkpoints, syncer));
+                        runtime.block_on(run(db, &failures, rx, checkpoints, syncer, &sync_broken));
                         // The checkpointer stops once the writer's sender is gone.
                         let _ = checkpointer.join();
                     }
@@ -427,11 +458,15 @@ async fn run(
     mut queue: mpsc::Receiver<Queued>,
     mut checkpoints: Checkpoints,
     syncer: Option<Syncer>,
+    broken: &Broken,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Batches are numbered; the last one with synced units.
+    let (mut number, mut last_acknowledged) = (0u64, 0u64);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let size = batch.len();
-        if let Some(e) = syncer.as_ref().and_then(|s| s.broken.error()) {
+        number += 1;
+        if let Some(e) = broken.error() {
             for queued in batch.drain(..) {
                 match queued {
                     Queued::Once(unit) => unit(None).await.0(Some(&e)),
@@ -534,13 +569,26 @@ async fn run(
             None => outcome,
         };
         match outcome {
-            Ok(()) => {
-                at_commit.into_iter().for_each(|finish| finish(None));
-                match &syncer {
-                    Some(syncer) => syncer.after_commit(finishes),
-                    None => finishes.into_iter().for_each(|finish| finish(None)),
+            Ok(()) => match &syncer {
+                Some(syncer) => {
+                    if !finishes.is_empty() {
+                        last_acknowledged = number;
+                    }
+                    // A unit answered at the commit may have read what an acknowledged unit
+                    // wrote (a consent approval a lookup counts): while such writes are not
+                    // on disk yet, it is answered after the same sync, so that no answer
+                    // rests on a write that a power cut could still take back.
+                    if syncer.durable_through.load(Ordering::SeqCst) < last_acknowledged {
+                        finishes.append(&mut at_commit);
+                    }
+                    at_commit.into_iter().for_each(|finish| finish(None));
+                    syncer.after_commit(number, finishes);
                 }
-            }
+                None => at_commit
+                    .into_iter()
+                    .chain(finishes)
+                    .for_each(|finish| finish(None)),
+            },
             Err(e) => {
                 tracing::error!(error = %e, units = size, "the write transaction did not commit");
                 at_commit
@@ -558,7 +606,12 @@ async fn run(
         syncer.stop();
     }
     drop(checkpoints);
-    checkpoint(&db).await;
+    // After a failed sync nothing more is copied into the database file: what the kernel
+    // could not write may read back wrong, and the WAL's checksums are checked only when
+    // it is recovered at the next start.
+    if broken.error().is_none() {
+        checkpoint(&db).await;
+    }
 }
 
 /// Syncs the WAL file behind the writer (`database.sqlite_synchronous = "full"`).
@@ -570,30 +623,59 @@ async fn run(
 /// database consistent either way) and hands the batch's [`Answer::Synced`] callers to
 /// this thread, which syncs the WAL file (`fdatasync`, one for every commit made
 /// meanwhile) and only then answers them. The writer runs the next batch during the sync.
-/// Every commit is synced, whether anybody waits for it or not.
+///
+/// Every commit is synced: at once when somebody waits for it, otherwise within
+/// [`SYNC_PACE`] (commits only [`Answer::Committed`] callers wait for share one sync per
+/// pace, instead of one each).
 struct Syncer {
-    commits: std::sync::mpsc::Sender<Vec<Finish>>,
-    broken: Broken,
+    commits: std::sync::mpsc::Sender<Commit>,
+    /// Set by the writer at a commit when the syncer has not yet been told of one since its
+    /// last sync (see [`run_syncs`]).
+    unsynced: Arc<AtomicBool>,
+    /// The last batch (its number) with [`Answer::Synced`] units that is on disk.
+    durable_through: Arc<std::sync::atomic::AtomicU64>,
     thread: std::thread::JoinHandle<()>,
 }
 
+/// How long a commit that nobody waits for may stay unsynced (see [`Syncer`]).
+const SYNC_PACE: std::time::Duration = std::time::Duration::from_millis(4);
+
 impl Syncer {
-    fn start(wal: std::path::PathBuf, broken: Broken) -> anyhow::Result<Self> {
-        let (commits, committed) = std::sync::mpsc::channel::<Vec<Finish>>();
-        let failed = broken.clone();
+    fn start(
+        (path, wal): (std::path::PathBuf, std::fs::File),
+        broken: Broken,
+        measured: Option<prometheus::Histogram>,
+    ) -> anyhow::Result<Self> {
+        let (commits, committed) = std::sync::mpsc::channel::<Commit>();
+        let unsynced = Arc::new(AtomicBool::new(false));
+        let durable_through = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (failed, told, through) = (broken.clone(), unsynced.clone(), durable_through.clone());
         let thread = std::thread::Builder::new()
             .name("db-sync".into())
-            .spawn(move || run_syncs(&wal, &committed, &failed))?;
+            .spawn(move || {
+                let wal = Wal {
+                    path,
+                    file: wal,
+                    measured,
+                };
+                run_syncs(&wal, &committed, &told, &through, &failed);
+            })?;
         Ok(Self {
             commits,
-            broken,
+            unsynced,
+            durable_through,
             thread,
         })
     }
 
-    /// A batch committed: its synced callers are answered after the next sync.
-    fn after_commit(&self, finishes: Vec<Finish>) {
-        if let Err(std::sync::mpsc::SendError(finishes)) = self.commits.send(finishes) {
+    /// Batch `batch` committed: its synced callers are answered after the next sync. A
+    /// commit without any is told of only if it is the first since the last sync.
+    fn after_commit(&self, batch: u64, finishes: Vec<Finish>) {
+        if finishes.is_empty() && self.unsynced.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Err(std::sync::mpsc::SendError((_, finishes))) = self.commits.send((batch, finishes))
+        {
             let e = DbErr::Conn(RuntimeErr::Internal(
                 "the WAL sync thread has stopped".into(),
             ));
@@ -608,22 +690,66 @@ impl Syncer {
     }
 }
 
-/// The syncer's loop: takes every commit told of since the last sync, syncs the WAL once,
-/// answers their callers; stops when the writer does.
-fn run_syncs(wal: &std::path::Path, committed: &Receiver<Vec<Finish>>, broken: &Broken) {
-    let mut file: Option<std::fs::File> = None;
-    while let Ok(mut waiting) = committed.recv() {
-        while let Ok(more) = committed.try_recv() {
-            waiting.extend(more);
+/// The syncer's loop: takes every commit told of since the last sync (waiting up to
+/// [`SYNC_PACE`] while nobody waits for one), syncs the WAL once, answers their callers;
+/// stops when the writer does, after a last sync.
+/// The WAL file the syncer syncs, and where it reports how long each sync took.
+struct Wal {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    measured: Option<prometheus::Histogram>,
+}
+
+impl Wal {
+    fn sync(&self) -> std::io::Result<()> {
+        let started = std::time::Instant::now();
+        let synced = self.file.sync_data();
+        if let Some(histogram) = &self.measured {
+            histogram.observe(started.elapsed().as_secs_f64());
         }
+        synced
+    }
+}
+
+fn run_syncs(
+    wal: &Wal,
+    committed: &Receiver<Commit>,
+    unsynced: &AtomicBool,
+    durable_through: &std::sync::atomic::AtomicU64,
+    broken: &Broken,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while let Ok((mut last, mut waiting)) = committed.recv() {
+        let deadline = std::time::Instant::now() + SYNC_PACE;
+        let mut take = |(batch, finishes): Commit, waiting: &mut Vec<Finish>| {
+            last = last.max(batch);
+            waiting.extend(finishes);
+        };
+        while waiting.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match committed.recv_timeout(left) {
+                Ok(more) => take(more, &mut waiting),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        while let Ok(more) = committed.try_recv() {
+            take(more, &mut waiting);
+        }
+        // Cleared before the sync: a commit made after this is told of again, and one made
+        // before it is covered by this sync.
+        unsynced.store(false, Ordering::SeqCst);
         let synced = match broken.error() {
             Some(e) => Err(e),
-            None => sync_file(&mut file, wal).map_err(|e| {
-                tracing::error!(error = %e, file = %wal.display(), "the WAL could not be synced; the writer stops accepting writes");
-                let _ = broken.0.set(e.to_string());
-                broken.error().unwrap_or_else(|| DbErr::Custom(e.to_string()))
+            // The WAL is never deleted while the writer's connection is open (WAL mode keeps
+            // a shared lock on the database file), and is cut back in place.
+            None => wal.sync().map_err(|e| {
+                tracing::error!(error = %e, file = %wal.path.display(), "the WAL could not be synced; the writer stops accepting writes");
+                broken.set(&e.to_string())
             }),
         };
+        if synced.is_ok() {
+            durable_through.fetch_max(last, Ordering::SeqCst);
+        }
         let outcome = synced.err();
         waiting
             .into_iter()
@@ -631,16 +757,8 @@ fn run_syncs(wal: &std::path::Path, committed: &Receiver<Vec<Finish>>, broken: &
     }
 }
 
-/// `fdatasync` of the WAL file, opened the first time (the writer's connection has created
-/// it by its first commit; it is kept, and cut back in place, while any connection is
-/// open).
-fn sync_file(file: &mut Option<std::fs::File>, wal: &std::path::Path) -> std::io::Result<()> {
-    let file = match file {
-        Some(file) => file,
-        None => file.insert(std::fs::OpenOptions::new().write(true).open(wal)?),
-    };
-    file.sync_data()
-}
+/// A commit told of to the syncer: the batch's number, and its synced callers.
+type Commit = (u64, Vec<Finish>);
 
 /// The writer's side of the checkpointer.
 struct Checkpoints {
@@ -719,18 +837,29 @@ fn run_checkpoints(
     checkpointer: &super::sqlite_direct::Checkpointer,
     committed: &Receiver<()>,
     long_wal: &AtomicBool,
+    broken: &Broken,
 ) {
     while committed.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_PACE);
         // Commits told of while sleeping are covered by this checkpoint.
         while committed.try_recv().is_ok() {}
+        if broken.error().is_some() {
+            // Nothing more is copied into the database file (see `run`).
+            continue;
+        }
         match checkpointer.run() {
             Ok((frames, _)) if frames >= WAL_RESTART_FRAMES => {
                 long_wal.store(true, Ordering::Relaxed);
             }
             Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit");
+            Err(failed) if failed.io => {
+                // A sync or write of the checkpoint failed: as after a failed WAL sync, a
+                // later checkpoint that succeeds says nothing about those pages.
+                tracing::error!(error = %failed.error, "WAL checkpoint failed on I/O; the writer stops accepting writes");
+                broken.set(&failed.error.to_string());
+            }
+            Err(failed) => {
+                tracing::warn!(error = %failed.error, "WAL checkpoint failed; retried after the next commit");
             }
         }
     }
@@ -1160,6 +1289,125 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored(&pool).await, vec![2]);
+    }
+
+    /// A histogram of WAL syncs, as the service's metrics have one.
+    fn syncs() -> prometheus::Histogram {
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("syncs", "syncs")).unwrap()
+    }
+
+    /// WAL syncs so far, read from inside a unit: on the writer's thread, before its commit.
+    fn synced_so_far(
+        syncs: &prometheus::Histogram,
+    ) -> impl for<'c> Fn(&'c (), DatabaseExecutor<'c>) -> UnitFuture<'c, u64> + Send + Sync + 'static
+    {
+        let syncs = syncs.clone();
+        move |(), db| {
+            let syncs = syncs.clone();
+            Box::pin(async move {
+                let _ = db;
+                Ok(syncs.get_sample_count())
+            })
+        }
+    }
+
+    /// With `synchronous = "full"` the writer's own commits do not sync (its connection
+    /// runs SQLite's NORMAL); a write is answered only after a sync of the WAL that began
+    /// after its commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledged_write_is_answered_after_a_wal_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let syncs = syncs();
+        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
+            .await
+            .unwrap();
+        let mode = writer
+            .write(|db| {
+                Box::pin(async move {
+                    let row = db
+                        .query_one_raw(Statement::from_string(
+                            DatabaseBackend::Sqlite,
+                            "PRAGMA synchronous",
+                        ))
+                        .await?
+                        .unwrap();
+                    row.try_get_by_index::<i64>(0)
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, 1, "the writer's connection commits without syncing");
+        for _ in 0..5 {
+            let before = writer.write_with((), synced_so_far(&syncs)).await.unwrap();
+            assert!(
+                syncs.get_sample_count() > before,
+                "answered before any sync followed its commit"
+            );
+        }
+    }
+
+    /// A record answered at its commit is synced all the same, within the pace, though
+    /// nobody waits for it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_is_synced_though_nobody_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let syncs = syncs();
+        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
+            .await
+            .unwrap();
+        let before = writer.record_with((), synced_so_far(&syncs)).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while syncs.get_sample_count() == before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(SYNC_PACE).await;
+        }
+        assert!(
+            syncs.get_sample_count() > before,
+            "the record's commit was never synced"
+        );
+    }
+
+    /// A record committed in the same batch as an acknowledged write (which it may have
+    /// read) is answered only once that write is on disk.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_beside_an_unsynced_acknowledged_write_waits_for_its_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let syncs = syncs();
+        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
+            .await
+            .unwrap();
+        for round in 0..3i64 {
+            // Holds the writer so that the next two units share a batch.
+            let busy = writer.clone();
+            let busy = tokio::spawn(async move {
+                busy.write(|_| {
+                    Box::pin(async {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        Ok::<_, DbErr>(())
+                    })
+                })
+                .await
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            let acknowledged = writer.clone();
+            let acknowledged = tokio::spawn(async move {
+                acknowledged
+                    .write_with(round, |n, db| {
+                        Box::pin(async move { insert(&db, *n, None).await })
+                    })
+                    .await
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let before = writer.record_with((), synced_so_far(&syncs)).await.unwrap();
+            assert!(
+                syncs.get_sample_count() > before,
+                "the record was answered before the acknowledged write beside it was synced"
+            );
+            busy.await.unwrap().unwrap();
+            acknowledged.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]
