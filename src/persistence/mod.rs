@@ -192,21 +192,34 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// Marks the calling thread as the SQLite writer's, with its connection.
-fn set_writer_connection(direct: sqlite_direct::Shared) {
-    WRITER_CONNECTION.with(|slot| *slot.borrow_mut() = Some(direct));
+/// While a batch's transaction is open on the SQLite writer's thread: its connection.
+/// Cleared when dropped (the batch ends).
+struct InBatch;
+
+impl InBatch {
+    fn begin(direct: &sqlite_direct::Shared) -> Self {
+        WRITER_CONNECTION.with(|slot| *slot.borrow_mut() = Some(direct.clone()));
+        Self
+    }
 }
 
-/// The writer's connection, when `self` is a connection of [`sqlite_direct`] used on the
-/// writer's thread: there that is the writer's connection (the executor of a unit, in its
-/// batch's transaction). The sqlx pool, say, is never taken for it.
+impl Drop for InBatch {
+    fn drop(&mut self) {
+        WRITER_CONNECTION.with(|slot| *slot.borrow_mut() = None);
+    }
+}
+
+/// The writer's connection, when `self` is a SQLite connection used on the writer's thread
+/// while a batch runs: there a unit's executor is the only connection in use, and it wraps
+/// that same connection, in the batch's transaction. (A unit must not use another SQLite
+/// connection; its reads would run in the batch's transaction.)
 trait OnWriterThread {
     fn writer_connection(&self) -> Option<sqlite_direct::Shared>;
 }
 
 impl<C: ConnectionTrait> OnWriterThread for C {
     fn writer_connection(&self) -> Option<sqlite_direct::Shared> {
-        if self.get_database_backend() != DatabaseBackend::Sqlite || !self.is_mock_connection() {
+        if self.get_database_backend() != DatabaseBackend::Sqlite {
             return None;
         }
         WRITER_CONNECTION.with(|slot| slot.borrow().clone())

@@ -295,10 +295,13 @@ impl Writer {
                 });
                 match opened {
                     Ok(((db, failures, direct), checkpoints, checkpointer, syncer)) => {
-                        // The units' reads run on this connection directly.
-                        super::set_writer_connection(direct);
                         let _ = ready_tx.send(Ok(()));
-                        runtime.block_on(run(db, &failures, rx, checkpoints, syncer, &sync_broken));
+                        let connection = Connection {
+                            db,
+                            direct,
+                            failures,
+                        };
+                        runtime.block_on(run(connection, rx, checkpoints, syncer, &sync_broken));
                         // The checkpointer stops once the writer's sender is gone.
                         let _ = checkpointer.join();
                     }
@@ -452,9 +455,20 @@ async fn run_unit<'c, T, E: From<DbErr>>(
 }
 
 /// The group-commit loop: one batch per turn, until every [`Writer`] is dropped.
-async fn run(
+/// The writer's connection: through sea-orm, directly (the units' reads), and where its
+/// failed transaction statements are kept.
+struct Connection {
     db: DatabaseConnection,
-    failures: &Failures,
+    direct: super::sqlite_direct::Shared,
+    failures: Failures,
+}
+
+async fn run(
+    Connection {
+        db,
+        direct,
+        failures,
+    }: Connection,
     mut queue: mpsc::Receiver<Queued>,
     mut checkpoints: Checkpoints,
     syncer: Option<Syncer>,
@@ -496,6 +510,8 @@ async fn run(
                 continue;
             }
         };
+        // The units' reads run on the writer's connection directly, in this transaction.
+        let in_batch = super::InBatch::begin(&direct);
         // A unit alone in its batch needs no savepoint: if it fails, the whole transaction
         // is rolled back.
         let alone = size == 1;
@@ -563,6 +579,7 @@ async fn run(
         } else {
             txn.commit().await
         };
+        drop(in_batch);
         // A BEGIN, COMMIT or savepoint statement that failed fails the whole batch.
         let outcome = match failures.take() {
             Some(e) => Err(e),
@@ -1408,6 +1425,32 @@ mod tests {
             busy.await.unwrap().unwrap();
             acknowledged.await.unwrap().unwrap();
         }
+    }
+
+    /// A unit's reads take the writer's connection directly (in the batch's transaction);
+    /// outside a batch, and on PostgreSQL or MySQL, nothing is redirected.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_units_reads_run_on_the_writers_connection() {
+        use super::super::OnWriterThread;
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, pool) = sqlite(dir.path()).await;
+        let writer = Writer::start(&settings, &pool).await.unwrap();
+        let direct = writer
+            .write_with((), |(), db| {
+                Box::pin(async move { Ok::<_, DbErr>(db.writer_connection().is_some()) })
+            })
+            .await
+            .unwrap();
+        assert!(direct, "a unit's executor was not redirected");
+        assert!(pool.writer_connection().is_none());
+        let postgres = sea_orm::MockDatabase::new(DatabaseBackend::Postgres).into_connection();
+        let on_writer = writer
+            .write_with(postgres, |postgres, _| {
+                Box::pin(async move { Ok::<_, DbErr>(postgres.writer_connection().is_some()) })
+            })
+            .await
+            .unwrap();
+        assert!(!on_writer);
     }
 
     #[tokio::test]
