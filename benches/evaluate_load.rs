@@ -53,6 +53,10 @@ fn evaluate_body(iv: &str, images: &[serde_json::Value]) -> serde_json::Value {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        // `BENCH_IMAGE_REQUESTS=0`: no image run.
+        return Duration::ZERO;
+    }
     let rank = ((sorted.len() as f64) * p).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

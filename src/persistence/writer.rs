@@ -17,6 +17,13 @@
 //! alone; a commit that fails fails the whole batch, so no caller is ever told "stored"
 //! for a row that is not.
 //!
+//! With `synchronous = "full"` the commit itself does not sync: the `db-sync` thread
+//! (`Syncer`) syncs the WAL behind the writer, and the callers of [`Writer::write`] and
+//! [`Writer::write_with`] are answered after that sync; those of [`Writer::record_with`]
+//! (records the answer does not acknowledge) at the commit. While a batch runs, a unit's
+//! reads run on the writer's connection directly (see `persistence::ReadModels`), in the
+//! batch's transaction.
+//!
 //! The WAL is copied back into the database file by a second thread, `db-checkpoint`, on
 //! its own connection (SQLite's automatic checkpoint is off): a checkpoint copies pages
 //! and syncs the database file, and done by the writer it held every commit queued behind
