@@ -151,12 +151,7 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
         let direct = self.writer_connection();
         async move {
             match direct {
-                Some(direct) => {
-                    let statement = select.build(DatabaseBackend::Sqlite);
-                    direct
-                        .lock()
-                        .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
-                }
+                Some(direct) => direct_all(&direct, &select),
                 None => select.all(self).await,
             }
         }
@@ -175,14 +170,37 @@ impl<C: ConnectionTrait + Sync> ReadModels for C {
         let direct = self.writer_connection();
         async move {
             match direct {
-                Some(direct) => {
-                    let (sql, values) = query.sqlite(values);
-                    direct.lock().models::<E>(&sql, &values)
-                }
+                Some(direct) => direct_prepared(&direct, query, values),
                 None => (query.select)(values).all(self).await,
             }
         }
     }
+}
+
+/// `select` on a direct SQLite connection, read straight into the models.
+fn direct_all<E>(direct: &sqlite_direct::Shared, select: &Select<E>) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
+    let statement = select.build(DatabaseBackend::Sqlite);
+    direct
+        .lock()
+        .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
+}
+
+/// `query` with `values` on a direct SQLite connection, read straight into the models.
+fn direct_prepared<E, const N: usize>(
+    direct: &sqlite_direct::Shared,
+    query: &Prepared<E, N>,
+    values: [Value; N],
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
+    let (sql, values) = query.sqlite(values);
+    direct.lock().models::<E>(&sql, &values)
 }
 
 thread_local! {
@@ -234,12 +252,7 @@ impl ReadModels for Reader {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         match &self.direct {
-            Some(direct) => {
-                let statement = select.build(DatabaseBackend::Sqlite);
-                direct
-                    .lock()
-                    .models::<E>(&statement.sql, sqlite_direct::values_of(&statement))
-            }
+            Some(direct) => direct_all(direct, &select),
             None => select.all(&self.db).await,
         }
     }
@@ -255,10 +268,7 @@ impl ReadModels for Reader {
         E::ActiveModel: TryIntoModel<E::Model>,
     {
         match &self.direct {
-            Some(direct) => {
-                let (sql, values) = query.sqlite(values);
-                direct.lock().models::<E>(&sql, &values)
-            }
+            Some(direct) => direct_prepared(direct, query, values),
             None => (query.select)(values).all(&self.db).await,
         }
     }
