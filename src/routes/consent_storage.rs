@@ -42,21 +42,21 @@ pub async fn consent_storage(
         return Err(ApiError::NotFound("unknown consentType".into()));
     }
     let consent_type = normalise_type(&req.consent_type);
-    let text_version = match &req.process_id {
-        Some(process_id) => {
-            consents::last_served_version(state.reads.local(), process_id, &consent_type).await?
-        }
-        None => None,
-    };
-    if text_version.is_none() {
-        tracing::warn!("consent decision for a text this process was never served");
-    }
     let approved = req.approved;
-    let data = (req, ctx, consent_type.clone(), text_version);
-    state
+    let data = (req, ctx, consent_type.clone());
+    // The version of the text last served is read in the same unit as the decision is
+    // written: on SQLite in the writer's transaction, on its connection (no read lock of the
+    // HTTP worker's own).
+    let text_version = state
         .writer
-        .write_with(data, move |(req, ctx, consent_type, text_version), db| {
+        .write_with(data, move |(req, ctx, consent_type), db| {
             Box::pin(async move {
+                let text_version = match &req.process_id {
+                    Some(process_id) => {
+                        consents::last_served_version(&db, process_id, consent_type).await?
+                    }
+                    None => None,
+                };
                 consents::record_decision(
                     &db,
                     consents::Decision {
@@ -85,10 +85,13 @@ pub async fn consent_storage(
                     )
                     .await?;
                 }
-                Ok::<_, ApiError>(())
+                Ok::<_, ApiError>(text_version)
             })
         })
         .await?;
+    if text_version.is_none() {
+        tracing::warn!("consent decision for a text this process was never served");
+    }
     tracing::info!(consent_type = %consent_type, approved, "consent decision stored");
     Ok(HttpResponse::NoContent().finish())
 }
