@@ -16,6 +16,9 @@ pub struct ConsentText {
     pub language: String,
     pub html: String,
     pub version: String,
+    /// The callback's answer for this text, `{"consentText": …}`, serialised once: each
+    /// request shares it instead of copying and escaping the text again.
+    pub answer: bytes::Bytes,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -68,6 +71,11 @@ impl ConsentCatalog {
             ));
         }
         let version = hex::encode(Sha256::digest(html.as_bytes()));
+        let answer = serde_json::to_vec(&crate::api::consent::ConsentTextResponse {
+            consent_text: html.clone(),
+        })
+        .map_err(|e| format!("consent text {consent_type}/{language}: {e}"))?
+        .into();
         let consent_type = normalise_type(consent_type);
         let language = normalise_language(language);
         self.texts.entry(consent_type.clone()).or_default().insert(
@@ -77,6 +85,7 @@ impl ConsentCatalog {
                 language,
                 html,
                 version,
+                answer,
             },
         );
         Ok(())
@@ -195,6 +204,28 @@ mod tests {
             Some("en")
         );
         assert!(c.text("MARKETING", Some("en")).is_none());
+    }
+
+    /// The answer kept with each text is the callback's JSON for exactly that text,
+    /// quotes and non-ASCII characters included.
+    #[test]
+    fn each_text_keeps_its_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("GDPR")).expect("mkdir");
+        let html = "<p class=\"x\">Souhlasím – \\ \u{1F600}</p>\n";
+        std::fs::write(dir.path().join("GDPR/en.html"), html).expect("write");
+        let c = ConsentCatalog::from_dir(dir.path(), "en").expect("valid");
+        for text in [
+            c.text("GDPR", Some("en")),
+            ConsentCatalog::built_in("en")
+                .expect("built-in")
+                .text("GDPR", Some("cs")),
+        ] {
+            let text = text.expect("text");
+            let answer: serde_json::Value = serde_json::from_slice(&text.answer).expect("json");
+            assert_eq!(answer, serde_json::json!({"consentText": text.html}));
+        }
+        assert_eq!(c.text("GDPR", None).expect("text").html, html);
     }
 
     #[test]

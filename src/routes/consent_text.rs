@@ -1,4 +1,5 @@
-use actix_web::{post, web};
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, post, web};
 
 use crate::api::consent::{ConsentTextRequest, ConsentTextResponse};
 use crate::error::{ApiError, ErrorBody};
@@ -34,7 +35,7 @@ pub async fn consent_text(
     state: web::Data<AppState>,
     ctx: RequestContext,
     body: CallbackJson<ConsentTextRequest>,
-) -> Result<web::Json<ConsentTextResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let req = body.0;
     let now = state.clock.now();
     let text = state
@@ -84,7 +85,8 @@ pub async fn consent_text(
         .await?;
     // Debug: the record stored above says the same, and "request completed" logs the call.
     tracing::debug!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
-    Ok(web::Json(ConsentTextResponse {
-        consent_text: text.html.clone(),
-    }))
+    // `ConsentTextResponse`, serialised when the catalogue was loaded.
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(text.answer.clone()))
 }
