@@ -56,24 +56,28 @@ fn normalised(key: LookupKey, value: &Option<String>) -> Option<String> {
 ///
 /// # Errors
 /// Database errors.
-pub async fn find_by_query(
-    db: &impl ReadModels,
-    query: &LookupQuery,
-) -> Result<Option<customer::Model>, DbErr> {
+pub async fn find_by_query(db: &impl ReadModels, query: &LookupQuery) -> Result<Match, DbErr> {
     let mut select = customer::Entity::find().filter(customer::Column::Active.eq(true));
     for (key, value) in &query.values {
         select = select.filter(column(*key).eq(value.as_str()));
     }
     let mut found = db.all(select).await?;
-    // Two registry entries sharing the identification is a data problem; refuse to pick.
-    if found.len() > 1 {
-        tracing::warn!(
-            matches = found.len(),
-            "identification matches several customers"
-        );
-        return Ok(None);
-    }
-    Ok(found.pop())
+    Ok(match found.len() {
+        0 => Match::None,
+        1 => found.pop().map_or(Match::None, |c| Match::One(Box::new(c))),
+        // Two registry entries sharing the identification is a data problem; refuse to pick.
+        several => Match::Several(several),
+    })
+}
+
+/// What an identification matches in the registry.
+#[derive(Debug)]
+pub enum Match {
+    None,
+    One(Box<customer::Model>),
+    /// Several active entries: nobody is picked (the caller logs it; this may run on the
+    /// SQLite writer's thread, outside the request's span).
+    Several(usize),
 }
 
 /// # Errors

@@ -658,6 +658,7 @@ struct Syncer {
     unsynced: Arc<AtomicBool>,
     /// The last batch (its number) with [`Answer::Synced`] units that is on disk.
     durable_through: Arc<std::sync::atomic::AtomicU64>,
+    broken: Broken,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -688,6 +689,7 @@ impl Syncer {
             commits,
             unsynced,
             durable_through,
+            broken,
             thread,
         })
     }
@@ -700,9 +702,9 @@ impl Syncer {
         }
         if let Err(std::sync::mpsc::SendError((_, finishes))) = self.commits.send((batch, finishes))
         {
-            let e = DbErr::Conn(RuntimeErr::Internal(
-                "the WAL sync thread has stopped".into(),
-            ));
+            // Nothing committed from now on would ever be synced: the writer stops.
+            tracing::error!("the WAL sync thread has stopped; the writer stops accepting writes");
+            let e = self.broken.set("the WAL sync thread has stopped");
             finishes.into_iter().for_each(|finish| finish(Some(&e)));
         }
     }

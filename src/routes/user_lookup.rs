@@ -58,10 +58,12 @@ pub async fn user_lookup(
         ),
         None => Who::Process,
     };
-    // The address the OTP may fall back to, where the settings allow one.
-    let candidate_email = identification
+    // The address the OTP may fall back to, where the settings allow one (logged as unusable
+    // only where it would have been used).
+    let email_attribute = identification
         .filter(|_| settings.otp.address_fallback != AddressFallback::Never)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
+    let candidate_email = email_attribute.clone().and_then(Result::ok);
     let prospect_query = match &who {
         Who::Registry(query) if settings.lookup.unknown_user == UnknownUser::Prospect => {
             Some(query.clone())
@@ -78,16 +80,23 @@ pub async fn user_lookup(
         settings: settings.clone(),
     };
     let mut found = identify(&state, lookup(who), now).await?;
-    if found.is_none()
+    if found.0.is_none()
         && let Some(query) = prospect_query
     {
         let user_id = create_prospect(&state, query, &req.process_id, &ctx, now).await?;
-        found = identify(&state, lookup(Who::Prospect(user_id)), now).await?;
+        found.0 = identify(&state, lookup(Who::Prospect(user_id)), now)
+            .await?
+            .0;
+    }
+    let (found, several) = found;
+    if let Some(matches) = several {
+        tracing::warn!(matches, "identification matches several customers");
     }
     let Some(Identified {
         user_id,
         consent_required,
         remembered,
+        fallback_allowed,
     }) = found
     else {
         if registry {
@@ -95,6 +104,9 @@ pub async fn user_lookup(
         }
         return Err(ApiError::NotFound("user not found".into()));
     };
+    if fallback_allowed && matches!(email_attribute, Some(Err(()))) {
+        tracing::info!("the identification's e-mail attribute is not a usable address; ignored");
+    }
     if remembered && let Some(email) = &candidate_email {
         tracing::info!(
             destination = %mask_address(email),
@@ -130,10 +142,12 @@ struct Lookup {
     settings: Arc<Settings>,
 }
 
-/// A user identified, and whether the OTP fallback address was recorded for the process.
+/// A user identified, whether the OTP may fall back to the identification's address, and
+/// whether that address was recorded for the process.
 struct Identified {
     user_id: String,
     consent_required: bool,
+    fallback_allowed: bool,
     remembered: bool,
 }
 
@@ -142,7 +156,8 @@ struct Identified {
 /// batch's transaction: the HTTP worker takes no read lock of its own. Read locks of the
 /// workers' connections, taken and released for every read, were about a quarter of the
 /// workers' time once commits came fast (`cargo bench --bench http_load`). `None` when
-/// nobody is found; nothing is written then.
+/// nobody is found; nothing is written then. Beside it, how many registry entries matched
+/// when several did (the unit does not log: it runs on the writer's thread, maybe twice).
 ///
 /// The answer does not acknowledge the record, so it is answered once committed
 /// ([`crate::persistence::writer::Writer::record_with`]).
@@ -150,7 +165,7 @@ async fn identify(
     state: &AppState,
     lookup: Lookup,
     now: DateTime<Utc>,
-) -> Result<Option<Identified>, ApiError> {
+) -> Result<(Option<Identified>, Option<usize>), ApiError> {
     state
         .writer
         .record_with(lookup, move |lookup, db| {
@@ -158,19 +173,20 @@ async fn identify(
                 let settings = &lookup.settings;
                 let (user_id, fallback_allowed) = match &lookup.who {
                     Who::Registry(query) => match customers::find_by_query(&db, query).await? {
-                        Some(customer) => (
+                        customers::Match::One(customer) => (
                             customer.user_id,
                             settings.otp.address_fallback == AddressFallback::MissingAddress
                                 && customer.email.is_none(),
                         ),
-                        None => return Ok(None),
+                        customers::Match::None => return Ok((None, None)),
+                        customers::Match::Several(n) => return Ok((None, Some(n))),
                     },
                     Who::Process => match processes::find(&db, &lookup.process_id)
                         .await?
                         .and_then(|p| p.user_id)
                     {
                         Some(user_id) => (user_id, false),
-                        None => return Ok(None),
+                        None => return Ok((None, None)),
                     },
                     Who::Prospect(user_id) => (
                         user_id.clone(),
@@ -197,11 +213,15 @@ async fn identify(
                     contacts::remember(&db, &lookup.process_id, &user_id, email, &lookup.ctx, now)
                         .await?;
                 }
-                Ok::<_, ApiError>(Some(Identified {
-                    user_id,
-                    consent_required,
-                    remembered: fallback.is_some(),
-                }))
+                Ok::<_, ApiError>((
+                    Some(Identified {
+                        user_id,
+                        consent_required,
+                        fallback_allowed,
+                        remembered: fallback.is_some(),
+                    }),
+                    None,
+                ))
             })
         })
         .await
@@ -232,15 +252,16 @@ async fn create_prospect(
         .await?)
 }
 
+/// The identification's e-mail attribute, normalised: `None` when it has none, `Err` when it
+/// is not a usable address.
 fn identification_email(
     identification: &serde_json::Map<String, serde_json::Value>,
     attribute: &str,
-) -> Option<String> {
+) -> Option<Result<String, ()>> {
     let raw = identification.get(attribute)?.as_str()?;
     let email = crate::domain::identification::LookupKey::Email.normalise(raw);
     if email.len() > 254 || lettre::Address::from_str(&email).is_err() {
-        tracing::info!("the identification's e-mail attribute is not a usable address; ignored");
-        return None;
+        return Some(Err(()));
     }
-    Some(email)
+    Some(Ok(email))
 }
