@@ -5,7 +5,9 @@
 # Settings (environment):
 #   ST_MAX_EXAMPLES  test cases per operation and phase (default 500)
 #   ST_SEED          random seed (default 20260701)
-#   ST_WORKERS       schemathesis workers (default 2)
+#   ST_WORKERS       schemathesis workers (default 1: with 2, CPython 3.11's AST bug
+#                    python/cpython#106905 made hypothesis fail once with "AST constructor
+#                    recursion depth mismatch" on a thread, a runtime error of the tool)
 #   ST_PHASES        phases (default examples,coverage,fuzzing,stateful)
 #   ST_MAX_TIME      overall time budget in seconds passed to schemathesis (unset: none)
 # Reports (JUnit, NDJSON) and the server log go to target/schemathesis/.
@@ -71,7 +73,7 @@ args=(
   --mode all
   --max-examples "${ST_MAX_EXAMPLES:-500}"
   --seed "${ST_SEED:-20260701}"
-  --workers "${ST_WORKERS:-2}"
+  --workers "${ST_WORKERS:-1}"
   --request-timeout 10
   --generation-database none
   --report junit,ndjson --report-dir "$OUT"
