@@ -103,25 +103,17 @@ pub async fn find(db: &impl ReadModels, process_id: &str) -> Result<Option<proce
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use chrono::TimeZone;
-    use secrecy::SecretString;
-
     use super::*;
-    use crate::configuration::Settings;
-    use crate::persistence::{connect, connect_writer, migrate};
+    use crate::persistence::connect_writer;
+    use crate::persistence::sqlite_direct::tests::database;
+    use chrono::TimeZone;
 
     /// In a unit of the SQLite writer, a read runs on the writer's connection in the
     /// batch's transaction: it finds what the unit wrote before it, before the commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_unit_reads_its_own_writes_on_the_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
-        settings.database.url = Some(SecretString::from(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("unit.sqlite").display()
-        )));
-        migrate(&settings).await.unwrap();
-        let pool = connect(&settings).await.unwrap();
+        let (settings, pool) = database(dir.path()).await;
         let writer = crate::persistence::writer::Writer::start(&settings, &pool)
             .await
             .unwrap();
@@ -153,13 +145,7 @@ mod tests {
     #[tokio::test]
     async fn a_callback_updates_what_it_carries_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
-        settings.database.url = Some(SecretString::from(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("touch.sqlite").display()
-        )));
-        migrate(&settings).await.unwrap();
-        let pool = connect(&settings).await.unwrap();
+        let (settings, pool) = database(dir.path()).await;
         let (direct, _, _) = connect_writer(&settings, false).unwrap();
         let at = |minute| Utc.with_ymd_and_hms(2026, 12, 1, 5, minute, 0).unwrap();
         let seen = |callback, process_type, user_id, identity_verification_id| ProcessSeen {

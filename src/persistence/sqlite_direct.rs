@@ -767,7 +767,7 @@ pub fn error_code(err: &DbErr) -> Option<i32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use chrono::{TimeZone, Utc};
@@ -781,7 +781,8 @@ mod tests {
         connect, connect_writer, is_unavailable, is_unique_violation, migrate,
     };
 
-    async fn database(dir: &std::path::Path) -> (Settings, DatabaseConnection) {
+    /// A migrated SQLite database in `dir` (a short busy timeout), and its pool.
+    pub(crate) async fn database(dir: &std::path::Path) -> (Settings, DatabaseConnection) {
         let mut settings = Settings::default();
         settings.database.url = Some(SecretString::from(format!(
             "sqlite://{}?mode=rwc",

@@ -208,17 +208,17 @@ struct Broken(Arc<std::sync::OnceLock<String>>);
 impl Broken {
     /// Records why (the first cause is kept) and answers the error every write now gets.
     fn set(&self, why: &str) -> DbErr {
-        let _ = self.0.set(why.to_owned());
-        self.error()
-            .unwrap_or_else(|| DbErr::Custom(format!("the database could not be synced: {why}")))
+        Self::failed(self.0.get_or_init(|| why.to_owned()))
     }
 
     fn error(&self) -> Option<DbErr> {
-        self.0.get().map(|why| {
-            DbErr::Conn(RuntimeErr::Internal(format!(
-                "the database file could not be synced ({why}); restart the service"
-            )))
-        })
+        self.0.get().map(|why| Self::failed(why))
+    }
+
+    fn failed(why: &str) -> DbErr {
+        DbErr::Conn(RuntimeErr::Internal(format!(
+            "the database file could not be synced ({why}); restart the service"
+        )))
     }
 }
 
@@ -330,7 +330,7 @@ impl Writer {
     pub fn is_running(&self) -> bool {
         match &self.inner {
             Inner::Pool(_) => true,
-            Inner::Batched(queue, broken) => !queue.is_closed() && broken.0.get().is_none(),
+            Inner::Batched(queue, broken) => !queue.is_closed() && broken.error().is_none(),
         }
     }
 
@@ -488,12 +488,7 @@ async fn run(
         let size = batch.len();
         number += 1;
         if let Some(e) = broken.error() {
-            for queued in batch.drain(..) {
-                match queued {
-                    Queued::Once(unit) => unit(None).await.0(Some(&e)),
-                    Queued::Again(unit) => unit.finish(Some(&e)),
-                }
-            }
+            fail_all(&mut batch, &e).await;
             continue;
         }
         let options = TransactionOptions {
@@ -508,12 +503,7 @@ async fn run(
             Ok(txn) => txn,
             Err(e) => {
                 tracing::error!(error = %e, units = size, "could not start the write transaction");
-                for queued in batch.drain(..) {
-                    match queued {
-                        Queued::Once(unit) => unit(None).await.0(Some(&e)),
-                        Queued::Again(unit) => unit.finish(Some(&e)),
-                    }
-                }
+                fail_all(&mut batch, &e).await;
                 continue;
             }
         };
@@ -635,6 +625,16 @@ async fn run(
     // it is recovered at the next start.
     if broken.error().is_none() {
         checkpoint(&db).await;
+    }
+}
+
+/// Answers every unit of a batch that could not run with `e`.
+async fn fail_all(batch: &mut Vec<Queued>, e: &DbErr) {
+    for queued in batch.drain(..) {
+        match queued {
+            Queued::Once(unit) => unit(None).await.0(Some(e)),
+            Queued::Again(unit) => unit.finish(Some(e)),
+        }
     }
 }
 
@@ -1317,9 +1317,17 @@ mod tests {
         assert_eq!(stored(&pool).await, vec![2]);
     }
 
-    /// A histogram of WAL syncs, as the service's metrics have one.
-    fn syncs() -> prometheus::Histogram {
-        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("syncs", "syncs")).unwrap()
+    /// A writer on a fresh database in `dir` (`synchronous = "full"`), and the histogram
+    /// of its WAL syncs, as the service's metrics have one.
+    async fn measured_writer(dir: &std::path::Path) -> (Writer, prometheus::Histogram) {
+        let (settings, pool) = sqlite(dir).await;
+        let syncs =
+            prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("syncs", "syncs"))
+                .unwrap();
+        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
+            .await
+            .unwrap();
+        (writer, syncs)
     }
 
     /// WAL syncs so far, read from inside a unit: on the writer's thread, before its commit.
@@ -1343,11 +1351,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_acknowledged_write_is_answered_after_a_wal_sync() {
         let dir = tempfile::tempdir().unwrap();
-        let (settings, pool) = sqlite(dir.path()).await;
-        let syncs = syncs();
-        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
-            .await
-            .unwrap();
+        let (writer, syncs) = measured_writer(dir.path()).await;
         let mode = writer
             .write(|db| {
                 Box::pin(async move {
@@ -1378,11 +1382,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_is_synced_though_nobody_waits_for_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (settings, pool) = sqlite(dir.path()).await;
-        let syncs = syncs();
-        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
-            .await
-            .unwrap();
+        let (writer, syncs) = measured_writer(dir.path()).await;
         let before = writer.record_with((), synced_so_far(&syncs)).await.unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         while syncs.get_sample_count() == before && std::time::Instant::now() < deadline {
@@ -1399,11 +1399,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_record_beside_an_unsynced_acknowledged_write_waits_for_its_sync() {
         let dir = tempfile::tempdir().unwrap();
-        let (settings, pool) = sqlite(dir.path()).await;
-        let syncs = syncs();
-        let writer = Writer::start_measured(&settings, &pool, Some(syncs.clone()))
-            .await
-            .unwrap();
+        let (writer, syncs) = measured_writer(dir.path()).await;
         for round in 0..3i64 {
             // Holds the writer so that the next two units share a batch.
             let busy = writer.clone();
