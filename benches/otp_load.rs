@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use onboarding_adapter::configuration::{Credential, LogFormat, LogSettings, Settings, SmtpTls};
-use onboarding_adapter::persistence::customers::{self, NewCustomer};
 use onboarding_adapter::startup::Application;
+use onboarding_adapter::storage::customers::{self, NewCustomer};
 use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use smtp_sink::{Mode, SmtpSink};
@@ -99,7 +99,7 @@ async fn run(scenario: &Scenario, duration: Duration, concurrency: usize) {
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
 
-    let db = onboarding_adapter::persistence::connect(&settings)
+    let db = onboarding_adapter::storage::connect(&settings)
         .await
         .expect("db");
     let tx = db.begin().await.expect("tx");

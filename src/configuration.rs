@@ -73,11 +73,12 @@ pub struct DatabaseSettings {
     pub acquire_timeout_secs: u64,
     /// Apply pending migrations at start-up (under a database lock).
     pub migrate_on_start: bool,
-    /// SQLite only: how long a write waits for another writer's lock before failing (503).
+    /// SQLite only: how long a write waits for the write lock held by another process
+    /// (another instance, an import, a backup) before failing (503).
     pub sqlite_busy_timeout_ms: u64,
-    /// SQLite only: `full` syncs the WAL to disk after every commit (the writer's `db-sync`
-    /// thread), and an acknowledged write is answered after that sync, so it survives a
-    /// power loss; `normal` survives a crash of the process but not of the machine.
+    /// SQLite only: `full` syncs the WAL to disk at every commit, so an acknowledged write
+    /// survives a power loss; `normal` survives a crash of the process but not of the
+    /// machine.
     pub sqlite_synchronous: SqliteSync,
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use crate::persistence::customers::{self, NewCustomer};
+use crate::storage::customers::{self, NewCustomer};
 
 pub fn customers() -> Vec<NewCustomer> {
     let c = |user_id: &str,

@@ -81,10 +81,19 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        if crate::persistence::is_unavailable(&err) {
-            Self::Unavailable(anyhow::Error::new(err))
-        } else {
-            Self::Unexpected(anyhow::Error::new(err))
+        Self::from(crate::services::Error::from(err))
+    }
+}
+
+/// How a use case's failure is answered.
+impl From<crate::services::Error> for ApiError {
+    fn from(err: crate::services::Error) -> Self {
+        use crate::services::Error as E;
+        match err {
+            E::NotFound(message) => Self::NotFound(message),
+            E::Conflict(message) => Self::Conflict(message),
+            E::Unavailable(cause) => Self::Unavailable(cause),
+            E::Unexpected(cause) => Self::Unexpected(cause),
         }
     }
 }

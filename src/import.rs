@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
-use crate::persistence::customers::{self, NewCustomer};
+use crate::storage::customers::{self, NewCustomer};
 
 /// Reads and validates `path` (`.csv` or `.json`).
 ///

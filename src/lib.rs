@@ -5,14 +5,10 @@
 //! (`/user/lookup`, `/otp/send`, `/consent/text`, `/consent/storage`,
 //! `/client/evaluate`, `/client/approve`, `/process/event`). This crate serves them behind
 //! HTTP Basic auth, stores what they carry, and answers exactly as each Onboarding Server
-//! version (1.x, 2.1, 2.2) reads the answers. Layers: `routes` (thin handlers) → `domain`
-//! (pure) → `persistence` (sea-orm); wire DTOs live in `api`.
+//! version (1.x, 2.1, 2.2) reads the answers. Layers, arrows one way: `routes` (wire only)
+//! → `services` (use cases, one transaction each) → `domain` (pure rules) and `storage`
+//! (sea-orm queries); wire DTOs live in `api` (see docs/architecture.md).
 
-/// mimalloc instead of glibc's malloc (see [`allocator`]).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-pub mod allocator;
 pub mod api;
 pub mod auth;
 pub mod backoffice;
@@ -28,11 +24,9 @@ pub mod metrics;
 pub mod observe;
 pub mod onboarding_client;
 pub mod openapi;
-pub mod otp_delivery;
-pub mod outbox_worker;
-pub mod persistence;
-pub mod review;
 pub mod routes;
+pub mod services;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;

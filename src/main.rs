@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use onboarding_adapter::configuration::Settings;
 use onboarding_adapter::domain::policy;
 use onboarding_adapter::startup::{Application, openapi_document};
-use onboarding_adapter::{import, openapi, persistence, telemetry};
+use onboarding_adapter::{import, openapi, storage, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -54,7 +54,6 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    onboarding_adapter::allocator::tune();
     let cli = Cli::parse();
     if let Some(Command::Policy { command }) = &cli.command {
         return run_policy(command);
@@ -90,14 +89,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!("onboarding-adapter stopped");
         }
         Command::Migrate => {
-            persistence::migrate(&settings).await?;
+            storage::migrate(&settings).await?;
             println!("migrations applied");
         }
         Command::ImportCustomers { file } => {
             let rows = import::read(&file)?;
-            let db = persistence::connect(&settings).await?;
+            let db = storage::connect(&settings).await?;
             if settings.database.migrate_on_start {
-                persistence::migrate(&settings).await?;
+                storage::migrate(&settings).await?;
             }
             let n = import::import(&db, &rows, chrono::Utc::now()).await?;
             println!("imported {n} customers from {}", file.display());

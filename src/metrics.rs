@@ -1,7 +1,7 @@
 //! Prometheus metrics: requests and latency per route pattern and status.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -9,7 +9,6 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
-    wal_sync: Histogram,
 }
 
 impl Metrics {
@@ -31,31 +30,13 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
-        // The disk's flush time is what an acknowledged SQLite write waits for; stalls of
-        // 100 ms and more have been seen on virtual disks.
-        let wal_sync = Histogram::with_opts(
-            HistogramOpts::new(
-                "sqlite_wal_sync_duration_seconds",
-                "Syncs of the SQLite WAL by the writer's db-sync thread",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(wal_sync.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
-            wal_sync,
         })
-    }
-
-    /// Where the SQLite writer reports the duration of each WAL sync.
-    pub fn wal_sync(&self) -> Histogram {
-        self.wal_sync.clone()
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -29,13 +29,13 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::observe::{CorrelationHeaders, observe};
 use crate::openapi::ApiDoc;
-use crate::outbox_worker::Worker;
 use crate::routes::{
     self, admin, client_approve, client_evaluate, consent_storage, consent_text, health, otp_send,
     process_event, user_lookup,
 };
+use crate::services::outbox::Worker;
 use crate::state::AppState;
-use crate::{demo, persistence};
+use crate::{demo, storage};
 
 /// Everything the handlers need at run time. Absent when the factory only builds the
 /// OpenAPI document.
@@ -277,11 +277,13 @@ impl Application {
             );
         }
         if settings.database.migrate_on_start {
-            persistence::migrate(&settings).await?;
+            storage::migrate(&settings).await?;
         }
-        let db = persistence::connect(&settings).await?;
+        let db = storage::Database::open(&settings).await?;
         if settings.demo {
-            demo::seed(&db, clock.now()).await?;
+            let txn = db.begin().await?;
+            demo::seed(&txn, clock.now()).await?;
+            txn.commit().await?;
         }
         let headers = CorrelationHeaders {
             correlation: HeaderName::try_from(settings.correlation.correlation_header.as_str())
@@ -295,23 +297,9 @@ impl Application {
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
         let metrics = Metrics::new()?;
-        let writer =
-            persistence::writer::Writer::start_measured(&settings, &db, Some(metrics.wal_sync()))
-                .await?;
-        // One read connection per HTTP worker thread.
-        let reads = persistence::connect_readers(
-            &settings,
-            &db,
-            settings
-                .server
-                .workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
-        )?;
         let runtime = Runtime {
             state: AppState {
                 db,
-                reads,
-                writer,
                 clock,
                 settings: shared_settings,
                 consents: Arc::new(consents),

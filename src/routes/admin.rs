@@ -16,48 +16,27 @@ use crate::domain::policy::{DecisionPoint, ReloadOutcome};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{audit, evidence, outbox, review as cases};
-use crate::review::{self, Actor};
+use crate::services::outbox;
+use crate::services::review::{self, Actor, CaseFilter, Reader, Resolve};
 use crate::state::AppState;
 
-async fn audit_action(
-    state: &AppState,
-    staff: &Staff,
-    ctx: &RequestContext,
-    action: &str,
-    target: Option<String>,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    audit::record(
-        &state.db,
-        audit::Entry {
-            actor: &staff.username,
-            role: staff.role.as_str(),
-            action,
-            target,
-            detail,
-        },
-        ctx,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(())
+/// Who acts, for the audit log.
+fn reader(staff: &Staff) -> Reader<'_> {
+    Reader {
+        name: &staff.username,
+        role: staff.role.as_str(),
+    }
 }
 
-/// A case with the delivery state of its callback.
-async fn case_detail(
-    state: &AppState,
-    case: entity::review_case::Model,
-) -> Result<CaseDetail, ApiError> {
-    let delivery = outbox::for_case(&state.db, case.id).await?;
-    let (facts, rule_trace) = cases::facts_and_trace(&state.db, &case).await?;
-    Ok(CaseDetail {
-        case: CaseSummary::from(&case),
-        facts,
-        rule_trace,
-        note: case.note,
-        delivery: delivery.as_ref().map(DeliveryView::from),
-    })
+/// The wire form of a case and what a reviewer reads beside it.
+fn case_detail(detail: review::CaseDetail) -> CaseDetail {
+    CaseDetail {
+        case: CaseSummary::from(&detail.case),
+        facts: detail.facts,
+        rule_trace: detail.rule_trace,
+        note: detail.case.note,
+        delivery: detail.delivery.as_ref().map(DeliveryView::from),
+    }
 }
 
 /// List review cases.
@@ -89,12 +68,13 @@ pub async fn list_cases(
             "minAgeMinutes must be at most {MAX_QUERY_INTEGER}"
         )));
     }
-    let filter = cases::CaseFilter {
+    let now = state.clock.now();
+    let filter = CaseFilter {
         status: query.status.map(|s| {
             match s {
-                CaseStatus::Open => cases::OPEN,
-                CaseStatus::Resolved => cases::RESOLVED,
-                CaseStatus::Expired => cases::EXPIRED,
+                CaseStatus::Open => review::OPEN,
+                CaseStatus::Resolved => review::RESOLVED,
+                CaseStatus::Expired => review::EXPIRED,
             }
             .to_owned()
         }),
@@ -106,18 +86,11 @@ pub async fn list_cases(
         }),
         created_before: query
             .min_age_minutes
-            .map(|m| state.clock.now() - chrono::Duration::minutes(i64::from(m))),
+            .map(|m| now - chrono::Duration::minutes(i64::from(m))),
     };
-    let (items, total) = cases::list(&state.db, &filter, page, page_size).await?;
-    audit_action(
-        &state,
-        &staff,
-        &ctx,
-        "case.list",
-        None,
-        json!({"returned": items.len()}),
-    )
-    .await?;
+    let paging = (page, page_size);
+    let (items, total) =
+        review::list_cases(&state.db, reader(&staff), &filter, paging, &ctx, now).await?;
     Ok(web::Json(CasePage {
         items: items.iter().map(CaseSummary::from).collect(),
         total,
@@ -149,20 +122,15 @@ pub async fn get_case(
     id: web::Path<i64>,
 ) -> Result<web::Json<CaseDetail>, ApiError> {
     staff.require(Role::Reviewer)?;
-    let id = id.into_inner();
-    let case = cases::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
-    audit_action(
-        &state,
-        &staff,
+    let detail = review::read_case(
+        &state.db,
+        reader(&staff),
+        id.into_inner(),
         &ctx,
-        "case.read",
-        Some(format!("case:{id}")),
-        json!({}),
+        state.clock.now(),
     )
     .await?;
-    case_detail(&state, case).await.map(web::Json)
+    Ok(web::Json(case_detail(detail)))
 }
 
 /// List the images of a review case.
@@ -188,18 +156,12 @@ pub async fn list_case_images(
     id: web::Path<i64>,
 ) -> Result<web::Json<EvidenceList>, ApiError> {
     staff.require(Role::Reviewer)?;
-    let id = id.into_inner();
-    let case = cases::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
-    let items = evidence::list_for_verification(&state.db, &case.identity_verification_id).await?;
-    audit_action(
-        &state,
-        &staff,
+    let items = review::list_images(
+        &state.db,
+        reader(&staff),
+        id.into_inner(),
         &ctx,
-        "case.images.list",
-        Some(format!("case:{id}")),
-        json!({"returned": items.len()}),
+        state.clock.now(),
     )
     .await?;
     Ok(web::Json(EvidenceList {
@@ -247,25 +209,13 @@ pub async fn get_case_image(
     path: web::Path<(i64, i64)>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     staff.require(Role::Reviewer)?;
-    let (id, image_id) = path.into_inner();
-    let case = cases::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such review case".into()))?;
-    let folder = state.settings.decision.evidence_dir.as_deref();
-    let Some((row, bytes)) =
-        evidence::load(&state.db, image_id, &case.identity_verification_id, folder)
-            .await
-            .map_err(ApiError::from_anyhow)?
-    else {
-        return Err(ApiError::NotFound("no such image for this case".into()));
-    };
-    audit_action(
-        &state,
-        &staff,
+    let (row, bytes) = review::read_image(
+        &state.db,
+        &state.settings,
+        reader(&staff),
+        path.into_inner(),
         &ctx,
-        "case.image.read",
-        Some(format!("case:{id}")),
-        json!({"imageId": image_id, "sha256": row.sha256}),
+        state.clock.now(),
     )
     .await?;
     Ok(actix_web::HttpResponse::Ok()
@@ -305,29 +255,25 @@ pub async fn resolve_case(
     body: CallbackJson<ResolveRequest>,
 ) -> Result<web::Json<CaseDetail>, ApiError> {
     staff.require(Role::Reviewer)?;
-    let id = id.into_inner();
     let req = body.0;
-    let result = match req.result {
-        ResolutionResult::Ok => Outcome::Ok,
-        ResolutionResult::Nok => Outcome::Nok,
-    };
-    let case = review::resolve(
-        &state.db,
-        &state.settings,
-        id,
-        cases::RESOLVED,
-        result,
-        &req.reason_code,
-        req.note,
-        &Actor {
-            name: staff.username.clone(),
-            role: staff.role.as_str(),
+    let resolution = Resolve {
+        case_id: id.into_inner(),
+        status: review::RESOLVED,
+        result: match req.result {
+            ResolutionResult::Ok => Outcome::Ok,
+            ResolutionResult::Nok => Outcome::Nok,
         },
-        &ctx,
-        state.clock.now(),
-    )
-    .await?;
-    case_detail(&state, case).await.map(web::Json)
+        reason: &req.reason_code,
+        note: req.note.clone(),
+    };
+    let actor = Actor {
+        name: staff.username.clone(),
+        role: staff.role.as_str(),
+    };
+    let now = state.clock.now();
+    let case = review::resolve(&state.db, &state.settings, resolution, &actor, &ctx, now).await?;
+    let detail = review::detail_of(&state.db, case).await?;
+    Ok(web::Json(case_detail(detail)))
 }
 
 /// List callbacks to the Onboarding Server (the outbox).
@@ -354,14 +300,13 @@ pub async fn list_outbox(
 ) -> Result<web::Json<DeliveryPage>, ApiError> {
     staff.require(Role::Admin)?;
     let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
-    let (items, total) = outbox::list(&state.db, query.status.as_deref(), page, page_size).await?;
-    audit_action(
-        &state,
-        &staff,
+    let (items, total) = outbox::list(
+        &state.db,
+        reader(&staff),
+        query.status.as_deref(),
+        (page, page_size),
         &ctx,
-        "outbox.list",
-        None,
-        json!({"returned": items.len()}),
+        state.clock.now(),
     )
     .await?;
     Ok(web::Json(DeliveryPage {
@@ -394,31 +339,15 @@ pub async fn retry_outbox(
     id: web::Path<i64>,
 ) -> Result<web::Json<DeliveryView>, ApiError> {
     staff.require(Role::Admin)?;
-    let id = id.into_inner();
-    let now = state.clock.now();
-    let horizon = chrono::Duration::seconds(
-        i64::try_from(state.settings.delivery.horizon_secs).unwrap_or(900),
-    );
-    if outbox::get(&state.db, id).await?.is_none() {
-        return Err(ApiError::NotFound("no such outbox message".into()));
-    }
-    if !outbox::retry_failed(&state.db, id, now, now + horizon).await? {
-        return Err(ApiError::Conflict(
-            "only FAILED messages can be retried".into(),
-        ));
-    }
-    audit_action(
-        &state,
-        &staff,
+    let message = outbox::retry(
+        &state.db,
+        &state.settings,
+        reader(&staff),
+        id.into_inner(),
         &ctx,
-        "outbox.retry",
-        Some(format!("outbox:{id}")),
-        json!({}),
+        state.clock.now(),
     )
     .await?;
-    let message = outbox::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such outbox message".into()))?;
     Ok(web::Json(DeliveryView::from(&message)))
 }
 
@@ -514,7 +443,16 @@ pub async fn reload_policy(
             )
         }
     };
-    audit_action(&state, &staff, &ctx, "policy.reload", None, detail).await?;
+    let now = state.clock.now();
+    review::record_action(
+        &state.db,
+        reader(&staff),
+        "policy.reload",
+        detail,
+        &ctx,
+        now,
+    )
+    .await?;
     result.map(|previous| web::Json(policy_view(&state, previous)))
 }
 
@@ -540,8 +478,14 @@ pub async fn list_audit(
 ) -> Result<web::Json<AuditPage>, ApiError> {
     staff.require(Role::Admin)?;
     let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
-    audit_action(&state, &staff, &ctx, "audit.read", None, json!({})).await?;
-    let (items, total) = audit::list(&state.db, page, page_size).await?;
+    let (items, total) = review::read_audit(
+        &state.db,
+        reader(&staff),
+        (page, page_size),
+        &ctx,
+        state.clock.now(),
+    )
+    .await?;
     Ok(web::Json(AuditPage {
         items: items
             .into_iter()

@@ -1,10 +1,10 @@
 use actix_web::{post, web};
 
-use super::decide::{DecisionRequest, decide};
-use crate::api::client::{ApproveRequest, DecisionResponse};
+use crate::api::client::{ApproveRequest, DecisionResponse, DecisionResult};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
+use crate::services::decide::{self, DecisionRequest, Deps};
 use crate::state::AppState;
 
 /// Approve the onboarding (2.1+).
@@ -70,5 +70,15 @@ async fn approve(
     ctx: &RequestContext,
     req: ApproveRequest,
 ) -> Result<DecisionResponse, ApiError> {
-    decide(state, ctx, DecisionRequest::Approve(req)).await
+    let deps = Deps {
+        db: &state.db,
+        settings: &state.settings,
+        decider: &state.decider,
+    };
+    let request = DecisionRequest::Approve(req);
+    let answer = decide::decide(deps, ctx, request, state.clock.now()).await?;
+    Ok(DecisionResponse {
+        result: DecisionResult::from_outcome(&answer.outcome),
+        result_reason: answer.result_reason,
+    })
 }

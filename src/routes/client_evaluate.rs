@@ -1,10 +1,10 @@
 use actix_web::{post, web};
 
-use super::decide::{DecisionRequest, decide};
-use crate::api::client::{DecisionResponse, EvaluateRequest};
+use crate::api::client::{DecisionResponse, DecisionResult, EvaluateRequest};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
+use crate::services::decide::{self, DecisionRequest, Deps};
 use crate::state::AppState;
 
 /// Evaluate the verified documents.
@@ -73,5 +73,15 @@ async fn evaluate(
     ctx: &RequestContext,
     req: EvaluateRequest,
 ) -> Result<DecisionResponse, ApiError> {
-    decide(state, ctx, DecisionRequest::Evaluate(req)).await
+    let deps = Deps {
+        db: &state.db,
+        settings: &state.settings,
+        decider: &state.decider,
+    };
+    let request = DecisionRequest::Evaluate(req);
+    let answer = decide::decide(deps, ctx, request, state.clock.now()).await?;
+    Ok(DecisionResponse {
+        result: DecisionResult::from_outcome(&answer.outcome),
+        result_reason: answer.result_reason,
+    })
 }

@@ -5,7 +5,7 @@ use crate::domain::consent::normalise_type;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{consents, processes};
+use crate::services::consent::{self, DecisionCall};
 use crate::state::AppState;
 
 /// Store the user's consent decision.
@@ -42,56 +42,17 @@ pub async fn consent_storage(
         return Err(ApiError::NotFound("unknown consentType".into()));
     }
     let consent_type = normalise_type(&req.consent_type);
-    let approved = req.approved;
-    let data = (req, ctx, consent_type.clone());
-    // The version of the text last served is read in the same unit as the decision is
-    // written: on SQLite in the writer's transaction, on its connection (no read lock of the
-    // HTTP worker's own).
-    let text_version = state
-        .writer
-        .write_with(data, move |(req, ctx, consent_type), db| {
-            Box::pin(async move {
-                let text_version = match &req.process_id {
-                    Some(process_id) => {
-                        consents::last_served_version(&db, process_id, consent_type).await?
-                    }
-                    None => None,
-                };
-                consents::record_decision(
-                    &db,
-                    consents::Decision {
-                        process_id: req.process_id.as_deref(),
-                        process_type: req.process_type.as_deref(),
-                        user_id: req.user_id.as_deref(),
-                        consent_type,
-                        approved,
-                        text_version: text_version.clone(),
-                    },
-                    ctx,
-                    now,
-                )
-                .await?;
-                if let Some(process_id) = &req.process_id {
-                    processes::touch(
-                        &db,
-                        processes::ProcessSeen {
-                            process_id,
-                            process_type: req.process_type.as_deref(),
-                            user_id: req.user_id.as_deref(),
-                            identity_verification_id: None,
-                            callback: "consent_storage",
-                        },
-                        now,
-                    )
-                    .await?;
-                }
-                Ok::<_, ApiError>(text_version)
-            })
-        })
-        .await?;
+    let call = DecisionCall {
+        process_id: req.process_id.as_deref(),
+        process_type: req.process_type.as_deref(),
+        user_id: req.user_id.as_deref(),
+        consent_type: &consent_type,
+        approved: req.approved,
+    };
+    let text_version = consent::record_decision(&state.db, call, &ctx, now).await?;
     if text_version.is_none() {
         tracing::warn!("consent decision for a text this process was never served");
     }
-    tracing::info!(consent_type = %consent_type, approved, "consent decision stored");
+    tracing::info!(consent_type = %consent_type, approved = req.approved, "consent decision stored");
     Ok(HttpResponse::NoContent().finish())
 }

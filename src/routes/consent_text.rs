@@ -5,7 +5,7 @@ use crate::api::consent::{ConsentTextRequest, ConsentTextResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{consents, processes};
+use crate::services::consent::{self, TextServed};
 use crate::state::AppState;
 
 /// Fetch the consent text.
@@ -42,47 +42,16 @@ pub async fn consent_text(
         .consents
         .text(&req.consent_type, req.language.as_deref())
         .ok_or_else(|| ApiError::NotFound("unknown consentType".into()))?;
-    // What was served, owned: the write runs after this handler lets go of the catalogue.
-    let served = (
-        text.consent_type.clone(),
-        text.language.clone(),
-        text.version.clone(),
-    );
-    state
-        .writer
-        .record_with((req, ctx, served), move |(req, ctx, served), db| {
-            Box::pin(async move {
-                let (consent_type, language_served, text_version) = served;
-                consents::record_served(
-                    &db,
-                    consents::TextServed {
-                        process_id: &req.process_id,
-                        process_type: req.process_type.as_deref(),
-                        user_id: req.user_id.as_deref(),
-                        consent_type,
-                        language_requested: req.language.as_deref(),
-                        language_served,
-                        text_version,
-                    },
-                    ctx,
-                    now,
-                )
-                .await?;
-                processes::touch(
-                    &db,
-                    processes::ProcessSeen {
-                        process_id: &req.process_id,
-                        process_type: req.process_type.as_deref(),
-                        user_id: req.user_id.as_deref(),
-                        identity_verification_id: None,
-                        callback: "consent_text",
-                    },
-                    now,
-                )
-                .await
-            })
-        })
-        .await?;
+    let served = TextServed {
+        process_id: &req.process_id,
+        process_type: req.process_type.as_deref(),
+        user_id: req.user_id.as_deref(),
+        consent_type: &text.consent_type,
+        language_requested: req.language.as_deref(),
+        language_served: &text.language,
+        text_version: &text.version,
+    };
+    consent::record_served(&state.db, served, &ctx, now).await?;
     // Debug: the record stored above says the same, and "request completed" logs the call.
     tracing::debug!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
     // `ConsentTextResponse`, serialised when the catalogue was loaded.

@@ -4,7 +4,6 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::Metrics;
-use crate::persistence;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -20,22 +19,19 @@ pub async fn live() -> web::Json<HealthStatus> {
     web::Json(HealthStatus { status: "UP" })
 }
 
-/// Readiness: the database answers and, on SQLite, can take the write lock, and the
-/// group-commit writer is running. 503 with the error body when not.
+/// Readiness: the database answers and, on SQLite, can take the write lock. 503 with the
+/// error body when not.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, body = HealthStatus),
     (status = 503, description = "Database unavailable", body = ErrorBody),
 ))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<HealthStatus>, ApiError> {
-    persistence::ping(&state.db, state.settings.database.sqlite_busy_timeout_ms)
+    state
+        .db
+        .ping(state.settings.database.sqlite_busy_timeout_ms)
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?;
-    if !state.writer.is_running() {
-        return Err(ApiError::Unavailable(anyhow::anyhow!(
-            "the database writer is not running"
-        )));
-    }
     Ok(web::Json(HealthStatus { status: "UP" }))
 }
 

@@ -1,11 +1,11 @@
-//! Thin actix handlers: extract → domain → persistence → DTO. Route files mirror the URL.
+//! Thin actix handlers, wire only: extract the request, call one service, map its result to
+//! the answer. No sea-orm or storage here. Route files mirror the URL.
 
 pub mod admin;
 pub mod client_approve;
 pub mod client_evaluate;
 pub mod consent_storage;
 pub mod consent_text;
-pub mod decide;
 pub mod health;
 pub mod otp_send;
 pub mod process_event;

@@ -6,8 +6,7 @@ use crate::api::otp::{OtpSendRequest, OtpSendResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::otp_delivery;
-use crate::persistence::processes;
+use crate::services::otp;
 use crate::state::AppState;
 
 /// Deliver an OTP code.
@@ -42,19 +41,6 @@ pub async fn otp_send(
 ) -> Result<web::Json<OtpSendResponse>, ApiError> {
     let started = Instant::now();
     let req = body.0;
-    // Database trouble surfaces here, before anything is sent.
-    processes::touch(
-        &state.db,
-        processes::ProcessSeen {
-            process_id: &req.process_id,
-            process_type: req.process_type.as_deref(),
-            user_id: Some(&req.user_id),
-            identity_verification_id: None,
-            callback: "otp_send",
-        },
-        state.clock.now(),
-    )
-    .await?;
-    let otp_sent = otp_delivery::deliver(&state, &ctx, &req, started).await?;
+    let otp_sent = otp::deliver(&state, &ctx, &req, started).await?;
     Ok(web::Json(OtpSendResponse { otp_sent }))
 }

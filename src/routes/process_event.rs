@@ -1,12 +1,10 @@
-use actix_web::{HttpRequest, post, web};
-use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use actix_web::{post, web};
 
 use crate::api::event::{EventAck, EventRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{CallbackJson, declared_length};
+use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{events, processes};
+use crate::services::events::{self, NewEvent, Stored};
 use crate::state::AppState;
 
 /// Receive a process event.
@@ -36,13 +34,12 @@ use crate::state::AppState;
 pub async fn process_event(
     state: web::Data<AppState>,
     ctx: RequestContext,
-    http: HttpRequest,
     body: CallbackJson<EventRequest>,
 ) -> Result<web::Json<EventAck>, ApiError> {
     let req = body.0;
     let now = state.clock.now();
     let payload = serde_json::to_value(&req).map_err(|e| ApiError::Unexpected(e.into()))?;
-    let event = events::NewEvent {
+    let event = NewEvent {
         event_id: req.id,
         event_type: req.event_type,
         process_id: req.process_id,
@@ -53,61 +50,7 @@ pub async fn process_event(
         occurred_at: req.timestamp,
         payload,
     };
-    // A small event is stored by a unit that may run again (cheaper on SQLite's writer); it
-    // copies the event each time. A large one (document events can carry images) is
-    // stored by a unit that runs once and moves the payload into its statement.
-    let small = declared_length(&http).is_some_and(|length| length <= REPLAYABLE_EVENT_BYTES);
-    let stored = if small {
-        state
-            .writer
-            .write_with((event, ctx), move |(event, ctx), db| {
-                Box::pin(async move { store(&db, event.clone(), ctx, now).await })
-            })
-            .await?
-    } else {
-        state
-            .writer
-            .write(move |db| Box::pin(async move { store(&db, event, &ctx, now).await }))
-            .await?
-    };
-    tracing::info!(
-        duplicate = stored == events::Stored::Duplicate,
-        "event received"
-    );
+    let stored = events::store(&state.db, event, &ctx, now).await?;
+    tracing::info!(duplicate = stored == Stored::Duplicate, "event received");
     Ok(web::Json(EventAck {}))
-}
-
-/// Events up to this size are stored by a replayable unit.
-const REPLAYABLE_EVENT_BYTES: usize = 64 * 1024;
-
-/// Stores the event and, when it is new, records the process.
-async fn store(
-    db: &impl ConnectionTrait,
-    event: events::NewEvent,
-    ctx: &RequestContext,
-    now: DateTime<Utc>,
-) -> Result<events::Stored, ApiError> {
-    let seen = (
-        event.process_id.clone(),
-        event.process_type.clone(),
-        event.user_id.clone(),
-        event.identity_verification_id.clone(),
-    );
-    let stored = events::insert(db, event, ctx, now).await?;
-    if stored == events::Stored::New {
-        let (process_id, process_type, user_id, identity_verification_id) = seen;
-        processes::touch(
-            db,
-            processes::ProcessSeen {
-                process_id: &process_id,
-                process_type: process_type.as_deref(),
-                user_id: user_id.as_deref(),
-                identity_verification_id: identity_verification_id.as_deref(),
-                callback: "process_event",
-            },
-            now,
-        )
-        .await?;
-    }
-    Ok(stored)
 }

@@ -1,17 +1,15 @@
 use std::str::FromStr;
-use std::sync::Arc;
 
 use actix_web::{post, web};
-use chrono::{DateTime, Utc};
 
 use crate::api::user::{LookupRequest, LookupResponse};
-use crate::configuration::{AddressFallback, Settings, UnknownUser};
+use crate::configuration::AddressFallback;
 use crate::domain::identification::LookupQuery;
 use crate::domain::otp_delivery::mask_address;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
-use crate::persistence::{consents, contacts, customers, processes, prospects};
+use crate::services::lookup::{self, Found, Lookup, Who};
 use crate::state::AppState;
 
 /// Identify the prospect.
@@ -48,8 +46,7 @@ pub async fn user_lookup(
     body: CallbackJson<LookupRequest>,
 ) -> Result<web::Json<LookupResponse>, ApiError> {
     let req = body.0;
-    let now = state.clock.now();
-    let settings = state.settings.clone();
+    let settings = &state.settings;
     let identification = req.identification.as_ref().filter(|i| !i.is_empty());
     let who = match identification {
         Some(identification) => Who::Registry(
@@ -58,198 +55,49 @@ pub async fn user_lookup(
         ),
         None => Who::Process,
     };
+    let registry = matches!(who, Who::Registry(_));
     // The address the OTP may fall back to, where the settings allow one (logged as unusable
     // only where it would have been used).
     let email_attribute = identification
         .filter(|_| settings.otp.address_fallback != AddressFallback::Never)
         .and_then(|i| identification_email(i, &settings.otp.identification_email_attribute));
-    let candidate_email = email_attribute.clone().and_then(Result::ok);
-    let prospect_query = match &who {
-        Who::Registry(query) if settings.lookup.unknown_user == UnknownUser::Prospect => {
-            Some(query.clone())
-        }
-        _ => None,
-    };
-    let registry = matches!(who, Who::Registry(_));
-    let lookup = |who| Lookup {
-        process_id: req.process_id.clone(),
-        process_type: req.process_type.clone(),
+    let candidate_email = email_attribute.as_ref().and_then(|e| e.as_deref().ok());
+    let lookup = Lookup {
+        process_id: &req.process_id,
+        process_type: req.process_type.as_deref(),
         who,
-        candidate_email: candidate_email.clone(),
-        ctx: ctx.clone(),
-        settings: settings.clone(),
+        candidate_email,
     };
-    let mut found = identify(&state, lookup(who), now).await?;
-    if found.0.is_none()
-        && let Some(query) = prospect_query
-    {
-        let user_id = create_prospect(&state, query, &req.process_id, &ctx, now).await?;
-        found.0 = identify(&state, lookup(Who::Prospect(user_id)), now)
-            .await?
-            .0;
-    }
-    let (found, several) = found;
-    if let Some(matches) = several {
-        tracing::warn!(matches, "identification matches several customers");
-    }
-    let Some(Identified {
-        user_id,
-        consent_required,
-        remembered,
-        fallback_allowed,
-    }) = found
-    else {
-        if registry {
-            tracing::info!("identification not found in the registry");
+    let found = lookup::identify(&state.db, settings, lookup, &ctx, state.clock.now()).await?;
+    let identified = match found {
+        Found::User(identified) => identified,
+        Found::Several(matches) => {
+            tracing::warn!(matches, "identification matches several customers");
+            return Err(ApiError::NotFound("user not found".into()));
         }
-        return Err(ApiError::NotFound("user not found".into()));
+        Found::Nobody => {
+            if registry {
+                tracing::info!("identification not found in the registry");
+            }
+            return Err(ApiError::NotFound("user not found".into()));
+        }
     };
-    if fallback_allowed && matches!(email_attribute, Some(Err(()))) {
+    if identified.fallback_allowed && matches!(email_attribute, Some(Err(()))) {
         tracing::info!("the identification's e-mail attribute is not a usable address; ignored");
     }
-    if remembered && let Some(email) = &candidate_email {
+    if identified.remembered
+        && let Some(email) = candidate_email
+    {
         tracing::info!(
             destination = %mask_address(email),
             "OTP fallback address taken from the identification"
         );
     }
-    tracing::info!(user_id = %user_id, consent_required, "user identified");
+    tracing::info!(user_id = %identified.user_id, consent_required = identified.consent_required, "user identified");
     Ok(web::Json(LookupResponse {
-        user_id,
-        consent_required,
+        user_id: identified.user_id,
+        consent_required: identified.consent_required,
     }))
-}
-
-/// Who a lookup is about.
-enum Who {
-    /// The registry entry the identification matches.
-    Registry(LookupQuery),
-    /// The user already known for the process (a null identification: target activation).
-    Process,
-    /// The prospect id given to an identification the registry does not know.
-    Prospect(String),
-}
-
-/// What the lookup's unit works with.
-struct Lookup {
-    process_id: String,
-    process_type: Option<String>,
-    who: Who,
-    /// The identification's e-mail address, where the settings allow the OTP to fall back
-    /// to one.
-    candidate_email: Option<String>,
-    ctx: RequestContext,
-    settings: Arc<Settings>,
-}
-
-/// A user identified, whether the OTP may fall back to the identification's address, and
-/// whether that address was recorded for the process.
-struct Identified {
-    user_id: String,
-    consent_required: bool,
-    fallback_allowed: bool,
-    remembered: bool,
-}
-
-/// Finds the user, whether consent is required, and records the process as seen, in one
-/// unit of the writer. On SQLite the unit's reads run on the writer's connection, in its
-/// batch's transaction: the HTTP worker takes no read lock of its own. Read locks of the
-/// workers' connections, taken and released for every read, were about a quarter of the
-/// workers' time once commits came fast (`cargo bench --bench http_load`). `None` when
-/// nobody is found; nothing is written then. Beside it, how many registry entries matched
-/// when several did (the unit does not log: it runs on the writer's thread, maybe twice).
-///
-/// The answer does not acknowledge the record, so it is answered once committed
-/// ([`crate::persistence::writer::Writer::record_with`]).
-async fn identify(
-    state: &AppState,
-    lookup: Lookup,
-    now: DateTime<Utc>,
-) -> Result<(Option<Identified>, Option<usize>), ApiError> {
-    state
-        .writer
-        .record_with(lookup, move |lookup, db| {
-            Box::pin(async move {
-                let settings = &lookup.settings;
-                let (user_id, fallback_allowed) = match &lookup.who {
-                    Who::Registry(query) => match customers::find_by_query(&db, query).await? {
-                        customers::Match::One(customer) => (
-                            customer.user_id,
-                            settings.otp.address_fallback == AddressFallback::MissingAddress
-                                && customer.email.is_none(),
-                        ),
-                        customers::Match::None => return Ok((None, None)),
-                        customers::Match::Several(n) => return Ok((None, Some(n))),
-                    },
-                    Who::Process => match processes::find(&db, &lookup.process_id)
-                        .await?
-                        .and_then(|p| p.user_id)
-                    {
-                        Some(user_id) => (user_id, false),
-                        None => return Ok((None, None)),
-                    },
-                    Who::Prospect(user_id) => (
-                        user_id.clone(),
-                        settings.otp.address_fallback != AddressFallback::Never,
-                    ),
-                };
-                let consent_required =
-                    !consents::all_approved(&db, &user_id, &settings.consent.required_types)
-                        .await?;
-                processes::touch(
-                    &db,
-                    processes::ProcessSeen {
-                        process_id: &lookup.process_id,
-                        process_type: lookup.process_type.as_deref(),
-                        user_id: Some(&user_id),
-                        identity_verification_id: None,
-                        callback: "user_lookup",
-                    },
-                    now,
-                )
-                .await?;
-                let fallback = lookup.candidate_email.as_ref().filter(|_| fallback_allowed);
-                if let Some(email) = fallback {
-                    contacts::remember(&db, &lookup.process_id, &user_id, email, &lookup.ctx, now)
-                        .await?;
-                }
-                Ok::<_, ApiError>((
-                    Some(Identified {
-                        user_id,
-                        consent_required,
-                        fallback_allowed,
-                        remembered: fallback.is_some(),
-                    }),
-                    None,
-                ))
-            })
-        })
-        .await
-}
-
-/// The prospect id of an identification the registry does not know: created once per
-/// identification, even across instances, and on disk before it is answered.
-async fn create_prospect(
-    state: &AppState,
-    query: LookupQuery,
-    process_id: &str,
-    ctx: &RequestContext,
-    now: DateTime<Utc>,
-) -> Result<String, ApiError> {
-    let candidate = format!(
-        "{}{}",
-        state.settings.lookup.prospect_prefix,
-        uuid::Uuid::new_v4()
-    );
-    let (digest, process_id, ctx) = (query.digest(), process_id.to_owned(), ctx.clone());
-    Ok(state
-        .writer
-        .write(move |db| {
-            Box::pin(async move {
-                prospects::get_or_create(&db, &digest, &candidate, &process_id, &ctx, now).await
-            })
-        })
-        .await?)
 }
 
 /// The identification's e-mail attribute, normalised: `None` when it has none, `Err` when it

@@ -407,7 +407,7 @@ async fn an_identical_repeated_call_returns_the_stored_decision_without_a_second
     assert!(answers.iter().all(|a| a == &first), "{answers:?}");
     assert_eq!(app.count("decision").await, 3);
     assert_eq!(app.count("evidence").await, 3);
-    // The same without images (stored by a unit that SQLite's writer may run again).
+    // The same without images.
     let mut plain = body.clone();
     plain["identityVerificationId"] = json!("iv-plain");
     plain["documentCheckResult"]["documents"][0]["images"] = json!([]);

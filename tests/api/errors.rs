@@ -194,7 +194,7 @@ async fn a_locked_database_gives_503_with_the_error_body_and_recovers_without_re
     }
     let app = spawn_app_with(|s| s.database.sqlite_busy_timeout_ms = 100).await;
     let body = json!({"processId": "p", "consentType": "GDPR", "approved": true});
-    let blocker = onboarding_adapter::persistence::connect(&app.settings)
+    let blocker = onboarding_adapter::storage::connect(&app.settings)
         .await
         .expect("connect");
     use sea_orm::{ConnectionTrait, TransactionTrait};

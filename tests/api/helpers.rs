@@ -144,7 +144,7 @@ pub async fn spawn_app_with_engines(
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let db = onboarding_adapter::persistence::connect(&settings)
+    let db = onboarding_adapter::storage::connect(&settings)
         .await
         .expect("test connection");
     TestApp {

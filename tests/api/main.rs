@@ -17,4 +17,5 @@ mod otp_send;
 mod process_event;
 mod review_loop;
 mod smtp_sink;
+mod unit_of_work;
 mod user_lookup;

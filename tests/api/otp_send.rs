@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use entity::{otp_delivery, process_contact};
 use mail_parser::MessageParser;
 use onboarding_adapter::configuration::{AddressFallback, Settings, SmtpTls, UnknownUser};
-use onboarding_adapter::persistence::customers::{self, NewCustomer};
+use onboarding_adapter::storage::customers::{self, NewCustomer};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 

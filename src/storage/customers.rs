@@ -8,8 +8,6 @@ use sea_orm::{
     QueryFilter, QuerySelect,
 };
 
-use super::{Prepared, ReadModels};
-
 use crate::domain::identification::{LookupKey, LookupQuery};
 
 /// A registry entry as imported (CSV/JSON) or seeded.
@@ -56,12 +54,12 @@ fn normalised(key: LookupKey, value: &Option<String>) -> Option<String> {
 ///
 /// # Errors
 /// Database errors.
-pub async fn find_by_query(db: &impl ReadModels, query: &LookupQuery) -> Result<Match, DbErr> {
+pub async fn find_by_query(db: &impl ConnectionTrait, query: &LookupQuery) -> Result<Match, DbErr> {
     let mut select = customer::Entity::find().filter(customer::Column::Active.eq(true));
     for (key, value) in &query.values {
         select = select.filter(column(*key).eq(value.as_str()));
     }
-    let mut found = db.all(select).await?;
+    let mut found = select.limit(16).all(db).await?;
     Ok(match found.len() {
         0 => Match::None,
         1 => found.pop().map_or(Match::None, |c| Match::One(Box::new(c))),
@@ -75,23 +73,20 @@ pub async fn find_by_query(db: &impl ReadModels, query: &LookupQuery) -> Result<
 pub enum Match {
     None,
     One(Box<customer::Model>),
-    /// Several active entries: nobody is picked (the caller logs it; this may run on the
-    /// SQLite writer's thread, outside the request's span).
+    /// Several active entries (at most 16 are counted): nobody is picked.
     Several(usize),
 }
 
 /// # Errors
 /// Database errors.
 pub async fn find_by_user_id(
-    db: &impl ReadModels,
+    db: &impl ConnectionTrait,
     user_id: &str,
 ) -> Result<Option<customer::Model>, DbErr> {
-    static BY_USER_ID: Prepared<customer::Entity, 1> = Prepared::new(|[user_id]| {
-        customer::Entity::find()
-            .filter(customer::Column::UserId.eq(user_id))
-            .limit(1)
-    });
-    Ok(db.prepared(&BY_USER_ID, [user_id.into()]).await?.pop())
+    customer::Entity::find()
+        .filter(customer::Column::UserId.eq(user_id))
+        .one(db)
+        .await
 }
 
 /// Inserts or updates (by `userId`) one registry entry, normalising the matchable values.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::prospect;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use super::is_unique_violation;
+use super::insert_unless_exists;
 use crate::observe::RequestContext;
 
 /// The prospect id for `lookup_key`, created with `new_user_id` if none exists yet.
@@ -20,9 +20,6 @@ pub async fn get_or_create(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<String, DbErr> {
-    if let Some(existing) = find(db, lookup_key).await? {
-        return Ok(existing.user_id);
-    }
     let model = prospect::ActiveModel {
         lookup_key: Set(lookup_key.to_owned()),
         user_id: Set(new_user_id.to_owned()),
@@ -32,17 +29,16 @@ pub async fn get_or_create(
         request_id: Set(ctx.request_id.clone()),
         ..Default::default()
     };
-    match prospect::Entity::insert(model)
-        .exec_without_returning(db)
-        .await
+    if insert_unless_exists(db, model, [prospect::Column::LookupKey])
+        .await?
+        .is_some()
     {
-        Ok(_) => Ok(new_user_id.to_owned()),
-        // Another request created it first: answer the same id it did.
-        Err(e) if is_unique_violation(&e) => {
-            find(db, lookup_key).await?.map(|p| p.user_id).ok_or(e)
-        }
-        Err(e) => Err(e),
+        return Ok(new_user_id.to_owned());
     }
+    find(db, lookup_key)
+        .await?
+        .map(|p| p.user_id)
+        .ok_or_else(|| DbErr::RecordNotFound("prospect of a conflicting insert".into()))
 }
 
 async fn find(

@@ -2,13 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::{consent_decision, consent_text_served};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-
-use super::{Prepared, PreparedInsert, ReadModels, insert_row};
 
 use crate::observe::RequestContext;
 
@@ -31,42 +28,21 @@ pub async fn record_served(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    static SERVED: PreparedInsert<10> = PreparedInsert::new(|_, _, values| {
-        use consent_text_served::Column as C;
-        insert_row(
-            consent_text_served::Entity,
-            [
-                C::ProcessId,
-                C::ProcessType,
-                C::UserId,
-                C::ConsentType,
-                C::LanguageRequested,
-                C::LanguageServed,
-                C::TextVersion,
-                C::ServedAt,
-                C::CorrelationId,
-                C::RequestId,
-            ],
-            values.map(Expr::val),
-        )
-    });
-    SERVED
-        .execute(
-            db,
-            0,
-            [
-                served.process_id.into(),
-                served.process_type.into(),
-                served.user_id.into(),
-                served.consent_type.into(),
-                served.language_requested.into(),
-                served.language_served.into(),
-                served.text_version.into(),
-                now.into(),
-                ctx.correlation_id.as_str().into(),
-                ctx.request_id.as_str().into(),
-            ],
-        )
+    let model = consent_text_served::ActiveModel {
+        process_id: Set(served.process_id.to_owned()),
+        process_type: Set(served.process_type.map(str::to_owned)),
+        user_id: Set(served.user_id.map(str::to_owned)),
+        consent_type: Set(served.consent_type.to_owned()),
+        language_requested: Set(served.language_requested.map(str::to_owned)),
+        language_served: Set(served.language_served.to_owned()),
+        text_version: Set(served.text_version.to_owned()),
+        served_at: Set(now),
+        correlation_id: Set(ctx.correlation_id.clone()),
+        request_id: Set(ctx.request_id.clone()),
+        ..Default::default()
+    };
+    consent_text_served::Entity::insert(model)
+        .exec_without_returning(db)
         .await
         .map(|_| ())
 }
@@ -76,22 +52,18 @@ pub async fn record_served(
 /// # Errors
 /// Database errors.
 pub async fn last_served_version(
-    db: &impl ReadModels,
+    db: &impl ConnectionTrait,
     process_id: &str,
     consent_type: &str,
 ) -> Result<Option<String>, DbErr> {
-    static LAST: Prepared<consent_text_served::Entity, 2> =
-        Prepared::new(|[process_id, consent_type]| {
-            consent_text_served::Entity::find()
-                .filter(consent_text_served::Column::ProcessId.eq(process_id))
-                .filter(consent_text_served::Column::ConsentType.eq(consent_type))
-                .order_by_desc(consent_text_served::Column::Id)
-                .limit(1)
-        });
-    let row = db
-        .prepared(&LAST, [process_id.into(), consent_type.into()])
-        .await?
-        .pop();
+    use consent_text_served::Column as C;
+    let row = consent_text_served::Entity::find()
+        .filter(C::ProcessId.eq(process_id))
+        .filter(C::ConsentType.eq(consent_type))
+        .order_by_desc(C::Id)
+        .limit(1)
+        .one(db)
+        .await?;
     Ok(row.map(|r| r.text_version))
 }
 
@@ -138,23 +110,19 @@ pub async fn record_decision(
 /// # Errors
 /// Database errors.
 pub async fn all_approved(
-    db: &impl ReadModels,
+    db: &impl ConnectionTrait,
     user_id: &str,
     required: &[String],
 ) -> Result<bool, DbErr> {
-    static LATEST: Prepared<consent_decision::Entity, 2> =
-        Prepared::new(|[user_id, consent_type]| {
-            consent_decision::Entity::find()
-                .filter(consent_decision::Column::UserId.eq(user_id))
-                .filter(consent_decision::Column::ConsentType.eq(consent_type))
-                .order_by_desc(consent_decision::Column::Id)
-                .limit(1)
-        });
+    use consent_decision::Column as C;
     for consent_type in required {
-        let latest = db
-            .prepared(&LATEST, [user_id.into(), consent_type.as_str().into()])
-            .await?
-            .pop();
+        let latest = consent_decision::Entity::find()
+            .filter(C::UserId.eq(user_id))
+            .filter(C::ConsentType.eq(consent_type.as_str()))
+            .order_by_desc(C::Id)
+            .limit(1)
+            .one(db)
+            .await?;
         if !latest.is_some_and(|d| d.approved) {
             return Ok(false);
         }

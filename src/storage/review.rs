@@ -9,7 +9,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
-use super::is_unique_violation;
+use super::insert_unless_exists;
 
 pub const OPEN: &str = "OPEN";
 pub const RESOLVED: &str = "RESOLVED";
@@ -63,20 +63,21 @@ pub async fn open(
     };
     let mut model: review_case::ActiveModel = opened.clone().into();
     model.id = NotSet;
-    match review_case::Entity::insert(model).exec(db).await {
+    let key = [
+        review_case::Column::IdentityVerificationId,
+        review_case::Column::DecisionPoint,
+    ];
+    match insert_unless_exists(db, model, key).await? {
         // The case is the one built here plus its id (not read back: its JSON columns
         // would be parsed again for nothing).
-        Ok(inserted) => {
-            opened.id = inserted.last_insert_id;
+        Some(id) => {
+            opened.id = id;
             Ok(opened)
         }
         // Already open: that case.
-        Err(e) if is_unique_violation(&e) => {
-            find_for(db, &opened.identity_verification_id, &opened.decision_point)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound("review case just opened".into()))
-        }
-        Err(e) => Err(e),
+        None => find_for(db, &opened.identity_verification_id, &opened.decision_point)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("review case just opened".into())),
     }
 }
 

@@ -13,15 +13,17 @@ use chrono::{DateTime, Utc};
 use lettre::Address;
 use secrecy::ExposeSecret;
 
+use sea_orm::DatabaseTransaction;
+
+use super::Error;
 use crate::api::otp::{OtpSendRequest, OtpType};
 use crate::configuration::AddressFallback;
 use crate::domain::otp_delivery::{AddressSource, Outcome, mask_address};
 use crate::email::{FailureClass, OutgoingMail, Values};
-use crate::error::ApiError;
 use crate::observe::RequestContext;
-use crate::persistence::otp::{self, CapScope, Delivery, Finish};
-use crate::persistence::{contacts, customers};
 use crate::state::AppState;
+use crate::storage::otp::{self, CapScope, Delivery, Finish};
+use crate::storage::{contacts, customers, processes};
 
 /// Where the code goes.
 struct Destination {
@@ -42,8 +44,23 @@ pub async fn deliver(
     ctx: &RequestContext,
     req: &OtpSendRequest,
     started: Instant,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let now = state.clock.now();
+    // The process, the destination and the reservation of the attempt in one transaction,
+    // committed before anything is sent: a message out always has its record.
+    let txn = state.db.begin().await?;
+    processes::touch(
+        &txn,
+        processes::ProcessSeen {
+            process_id: &req.process_id,
+            process_type: req.process_type.as_deref(),
+            user_id: Some(&req.user_id),
+            identity_verification_id: None,
+            callback: "otp_send",
+        },
+        now,
+    )
+    .await?;
     let otp_type = req.otp_type.unwrap_or(OtpType::Activation);
     let mut delivery = Delivery::new(
         &req.process_id,
@@ -61,7 +78,8 @@ pub async fn deliver(
         delivery.outcome = Outcome::NotConfigured.as_str().to_owned();
         delivery.detail = Some("no SMTP server configured (mail.smtp_host)".into());
         delivery.duration_ms = elapsed_ms(started);
-        otp::record(&state.db, delivery, ctx, now).await?;
+        otp::record(&txn, delivery, ctx, now).await?;
+        txn.commit().await?;
         tracing::warn!(
             otp_type = otp_type.as_str(),
             outcome = Outcome::NotConfigured.as_str(),
@@ -70,13 +88,14 @@ pub async fn deliver(
         return Ok(false);
     };
 
-    let destination = match destination(state, req).await? {
+    let destination = match destination(&txn, state, req).await? {
         Ok(destination) => destination,
         Err((outcome, detail)) => {
             delivery.outcome = outcome.as_str().to_owned();
             delivery.detail = Some(detail.to_owned());
             delivery.duration_ms = elapsed_ms(started);
-            otp::record(&state.db, delivery, ctx, now).await?;
+            otp::record(&txn, delivery, ctx, now).await?;
+            txn.commit().await?;
             tracing::warn!(
                 otp_type = otp_type.as_str(),
                 outcome = outcome.as_str(),
@@ -94,9 +113,10 @@ pub async fn deliver(
     delivery.destination_source = Some(destination.source.as_str().to_owned());
     delivery.mail_language = Some(language.clone());
 
-    // Reserve first, count after: concurrent requests (on any instance) see each other's
-    // reservations, so together they never exceed a cap.
-    let id = otp::record(&state.db, delivery, ctx, now).await?;
+    // Reserve first (committed), count after: concurrent requests (on any instance) see
+    // each other's reservations, so together they never exceed a cap.
+    let id = otp::record(&txn, delivery, ctx, now).await?;
+    txn.commit().await?;
     if let Some(reason) = over_cap(state, req, now).await? {
         let finish = Finish {
             outcome: Outcome::Capped,
@@ -107,7 +127,7 @@ pub async fn deliver(
             smtp_ms: None,
             duration_ms: elapsed_ms(started),
         };
-        otp::finish(&state.db, id, finish).await?;
+        record_finish(state, id, finish).await?;
         tracing::warn!(
             otp_type = otp_type.as_str(),
             outcome = Outcome::Capped.as_str(),
@@ -180,7 +200,7 @@ pub async fn deliver(
         finish.detail.clone(),
     );
     // The message is out (or not); a failing write must not turn that into a 5xx.
-    if let Err(e) = otp::finish(&state.db, id, finish).await {
+    if let Err(e) = record_finish(state, id, finish).await {
         tracing::error!(error.cause_chain = ?e, delivery_id = id, "Failed to record the OTP delivery outcome");
     }
     if sent {
@@ -213,22 +233,24 @@ pub async fn deliver(
 /// The registry's address for the user, or the documented fallback (see
 /// [`AddressFallback`]), or why there is none.
 async fn destination(
+    txn: &DatabaseTransaction,
     state: &AppState,
     req: &OtpSendRequest,
-) -> Result<Result<Destination, (Outcome, &'static str)>, ApiError> {
+) -> Result<Result<Destination, (Outcome, &'static str)>, Error> {
     let fallback = state.settings.otp.address_fallback;
-    let customer = customers::find_by_user_id(&state.db, &req.user_id).await?;
-    let from_identification =
-        |language: Option<String>| async move {
-            let found = contacts::find(&state.db, &req.process_id, &req.user_id).await?;
-            Ok::<_, ApiError>(found.and_then(|email| Address::from_str(&email).ok()).map(
-                |address| Destination {
+    let customer = customers::find_by_user_id(txn, &req.user_id).await?;
+    let from_identification = |language: Option<String>| async move {
+        let found = contacts::find(txn, &req.process_id, &req.user_id).await?;
+        Ok::<_, Error>(
+            found
+                .and_then(|email| Address::from_str(&email).ok())
+                .map(|address| Destination {
                     address,
                     source: AddressSource::Identification,
                     language,
-                },
-            ))
-        };
+                }),
+        )
+    };
     let Some(customer) = customer else {
         if fallback != AddressFallback::Never
             && let Some(d) = from_identification(None).await?
@@ -278,7 +300,7 @@ async fn over_cap(
     state: &AppState,
     req: &OtpSendRequest,
     now: DateTime<Utc>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Error> {
     let s = &state.settings.otp;
     let window = chrono::Duration::seconds(i64::try_from(s.cap_window_secs).unwrap_or(i64::MAX));
     let since = now
@@ -295,7 +317,7 @@ async fn over_cap(
         if max == 0 {
             continue;
         }
-        let attempts = otp::count_attempts(&state.db, scope, since).await?;
+        let attempts = otp::count_attempts(state.db.reads(), scope, since).await?;
         if attempts > u64::from(max) {
             return Ok(Some(format!(
                 "{name} cap: at most {max} sends per {} s",
@@ -304,4 +326,13 @@ async fn over_cap(
         }
     }
     Ok(None)
+}
+
+/// Records how an attempt ended, in a transaction of its own (the reservation committed
+/// before the message was sent).
+async fn record_finish(state: &AppState, id: i64, finish: Finish) -> Result<(), Error> {
+    let txn = state.db.begin().await?;
+    otp::finish(&txn, id, finish).await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -1,28 +1,23 @@
-//! What `/client/evaluate` and `/client/approve` share: facts from the call, the policy's
-//! verdict, the stored decision with its evidence, idempotent repeats and the review case of
-//! a WAIT.
+//! `/client/evaluate` and `/client/approve`: facts from the call, the policy's verdict, the
+//! stored decision with its evidence, idempotent repeats and the review case of a WAIT, in
+//! one transaction.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DatabaseExecutor, DbErr, TransactionTrait};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::api::client::{
-    ApproveRequest, CheckStatus, DecisionResponse, DecisionResult, EvaluateRequest,
-};
+use super::{Error, review};
+use crate::api::client::{ApproveRequest, CheckStatus, EvaluateRequest};
 use crate::configuration::{EvidenceStorage, Outcome, Settings};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
 use crate::domain::images::{Base64Image, CheckedImage, ImageLimits};
-use crate::domain::policy::DecisionPoint;
-use crate::error::ApiError;
+use crate::domain::policy::{Decider, DecisionPoint};
 use crate::observe::RequestContext;
-use crate::persistence::decisions::{self, Decided};
-use crate::persistence::{customers, evidence, processes};
-use crate::review;
-use crate::state::AppState;
+use crate::storage::decisions::{self, Decided};
+use crate::storage::{Database, customers, evidence, processes};
 
 /// The answer to a 1.x caller when the policy says WAIT.
 pub const LEGACY_WAIT_REASON: &str = "WAIT_UNSUPPORTED_BY_CALLER";
@@ -95,65 +90,73 @@ struct ReceivedImage {
 }
 
 /// What is prepared for the policy and the record: facts, checked images and the stored
-/// summary (JSON text).
+/// summary of the request (images replaced by their size and digest).
 struct Prepared {
     facts: Value,
     images: Vec<ReceivedImage>,
-    summary: String,
+    summary: Value,
 }
 
-/// Decides a call: a re-call under review gets the case's answer; an identical repeat gets
-/// the stored decision; otherwise facts are built, the policy decides, and the decision and
-/// its evidence are stored in one transaction (a WAIT opens the review case).
+/// The answer to a decided call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// `OK`, `NOK` or `WAIT`.
+    pub outcome: String,
+    pub result_reason: String,
+}
+
+/// What deciding needs besides the call.
+pub struct Deps<'a> {
+    pub db: &'a Database,
+    pub settings: &'a Settings,
+    pub decider: &'a Decider,
+}
+
+/// Decides a call in one transaction: a re-call under review gets the case's answer; an
+/// identical repeat gets the stored decision; otherwise facts are built, the policy
+/// decides, and the decision, its evidence, the process and (for a WAIT) the review case
+/// are stored. Nothing of it is kept when any part fails.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; a request that cannot be serialised (a bug).
 pub async fn decide(
-    state: &AppState,
+    deps: Deps<'_>,
     ctx: &RequestContext,
     request: DecisionRequest,
-) -> Result<DecisionResponse, ApiError> {
+    now: DateTime<Utc>,
+) -> Result<Answer, Error> {
     let started = Instant::now();
-    let now = state.clock.now();
+    let Deps {
+        db,
+        settings,
+        decider,
+    } = deps;
     let ids = request.ids();
     let point = ids.point.as_str();
-    let input_digest = request
-        .digest()
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let input_digest = request.digest().map_err(|e| Error::Unexpected(e.into()))?;
+    let txn = db.begin().await?;
     // A review case exists only for a verification already decided here, so a first call
     // (the usual one) costs one look-up.
-    let earlier =
-        decisions::for_call(state.reads.local(), &ids.identity_verification_id, point).await?;
+    let earlier = decisions::for_call(&txn, &ids.identity_verification_id, point).await?;
     if !earlier.is_empty() {
         // A re-call for a verification under review: WAIT while open, the resolution after.
-        if let Some(answer) = review::existing_answer(
-            state.reads.local().db(),
-            &ids.identity_verification_id,
-            point,
-        )
-        .await?
+        if let Some(answer) =
+            review::existing_answer(&txn, &ids.identity_verification_id, point).await?
         {
-            tracing::info!(decision_point = point, result = ?answer.result, "answered from the review case");
+            tracing::info!(decision_point = point, result = %answer.outcome, "answered from the review case");
             return Ok(answer);
         }
         if let Some(stored) = earlier.into_iter().find(|d| d.input_digest == input_digest) {
             tracing::info!(decision_point = point, result = %stored.outcome, "identical call: stored decision answered");
-            let data = (state.settings.clone(), ids, Decided::from(stored));
-            let (stored, case) = state
-                .writer
-                .write_with(data, move |(settings, ids, stored), db| {
-                    Box::pin(async move {
-                        let case = record_seen(&db, settings, ids, stored, now).await?;
-                        Ok::<_, ApiError>((stored.clone(), case))
-                    })
-                })
-                .await?;
+            let stored = Decided::from(stored);
+            let case = record_seen(&txn, settings, &ids, &stored, now).await?;
+            txn.commit().await?;
             log_case(case);
             return Ok(answer(stored));
         }
     }
 
-    let registry = customers::find_by_user_id(state.reads.local(), &ids.user_id)
+    let registry = customers::find_by_user_id(&txn, &ids.user_id)
         .await?
         .map(|c| RegistryPerson {
             given_names: c.given_names,
@@ -161,17 +164,15 @@ pub async fn decide(
             birth_date: c.birth_date,
         });
     let limits = ImageLimits {
-        min_bytes: state.settings.decision.image_min_bytes,
-        max_bytes: state.settings.decision.image_max_bytes,
+        min_bytes: settings.decision.image_min_bytes,
+        max_bytes: settings.decision.image_max_bytes,
     };
-    let today = now.date_naive();
     // The images were decoded while the body was read (off the async workers when it is
     // large); what is left here is cheap.
-    let prepared = prepare(request, registry.as_ref(), limits, today)
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    let prepared = prepare(request, registry.as_ref(), limits, now.date_naive())
+        .map_err(|e| Error::Unexpected(e.into()))?;
 
-    let mut verdict = state
-        .decider
+    let mut verdict = decider
         .decide(ids.point, ids.process_type.as_deref(), &prepared.facts)
         .await;
     if prepared.facts["legacyCaller"] == Value::Bool(true) && verdict.outcome == Outcome::Wait {
@@ -182,7 +183,6 @@ pub async fn decide(
         verdict.reasons = vec![LEGACY_WAIT_REASON.to_owned()];
         verdict.result_reason = LEGACY_WAIT_REASON.to_owned();
     }
-    // The record's JSON as text, serialised here rather than on the SQLite writer.
     let new = decisions::NewDecision {
         identity_verification_id: ids.identity_verification_id.clone(),
         decision_point: point,
@@ -197,40 +197,33 @@ pub async fn decide(
         outcome: verdict.outcome.as_str().to_owned(),
         result_reason: verdict.result_reason.clone(),
         policy_version: verdict.policy_version.clone(),
-        rule_trace: json_text(&verdict.trace)?,
+        rule_trace: json(&verdict.trace)?,
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        facts: json_text(&prepared.facts)?,
-        reason_codes: json_text(&verdict.reasons)?,
+        facts: prepared.facts,
+        reason_codes: json(&verdict.reasons)?,
     };
-    let keeps_evidence = state.settings.decision.evidence != EvidenceStorage::Off
-        && prepared.images.iter().any(|i| i.bytes.is_some());
-    let call = StoredCall {
-        settings: state.settings.clone(),
-        ids,
-        input_digest,
-        ctx: ctx.clone(),
-        now,
+    let (stored, fresh) = match decisions::insert_new(&txn, new, ctx, now).await? {
+        Some(stored) => {
+            if settings.decision.evidence != EvidenceStorage::Off {
+                store_evidence(settings, &txn, &stored, prepared.images, ctx).await?;
+            }
+            (stored, true)
+        }
+        // The identical call was decided concurrently: answer that decision.
+        None => (
+            decisions::for_call(&txn, &ids.identity_verification_id, point)
+                .await?
+                .into_iter()
+                .find(|d| d.input_digest == input_digest)
+                .map(Decided::from)
+                .ok_or_else(|| {
+                    Error::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
+                })?,
+            false,
+        ),
     };
-    // One unit of write work: the decision (with its images, atomically), the process and,
-    // for a WAIT, the review case. Answered only once committed. With images it runs once
-    // (their bytes move into the statements); without, it may run again on SQLite's writer
-    // (see `Writer::write_with`): the decision is borrowed and copied into its statement.
-    let (stored, fresh, case) = if keeps_evidence {
-        let images = prepared.images;
-        state
-            .writer
-            .write(move |db| {
-                Box::pin(async move { store_decision(db, &call, &new, Some(images)).await })
-            })
-            .await?
-    } else {
-        state
-            .writer
-            .write_with((call, new), |(call, new), db| {
-                Box::pin(async move { store_decision(db, call, new, None).await })
-            })
-            .await?
-    };
+    let case = record_seen(&txn, settings, &ids, &stored, now).await?;
+    txn.commit().await?;
     if fresh {
         tracing::info!(
             decision_point = point,
@@ -245,84 +238,14 @@ pub async fn decide(
     Ok(answer(stored))
 }
 
-/// `value` as JSON text, for a JSON column of the decision.
-fn json_text(value: &impl serde::Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Unexpected(e.into()))
-}
+/// A review case the call opened (or found open): its id and deadline.
+type OpenedCase = (i64, DateTime<Utc>);
 
-/// A review case the call's unit opened (or found open): its id and deadline.
-type OpenedCase = (i64, chrono::DateTime<chrono::Utc>);
-
-/// Logged once the unit that opened the case committed (not in the unit: it may run
-/// again, and it runs on the writer).
+/// Logged once the transaction that opened the case committed.
 fn log_case(case: Option<OpenedCase>) {
     if let Some((case_id, deadline)) = case {
         tracing::info!(case_id, deadline = %deadline, "review case open");
     }
-}
-
-/// What the write unit of a decided call needs besides the decision and its images.
-struct StoredCall {
-    settings: Arc<Settings>,
-    ids: CallIds,
-    input_digest: String,
-    ctx: RequestContext,
-    now: chrono::DateTime<chrono::Utc>,
-}
-
-/// Stores a new decision (with its images as evidence, both or neither, when `images` is
-/// given), records the process and opens the review case of a WAIT. When the identical call
-/// was decided concurrently, answers that decision instead (`false`: not fresh). Answers
-/// the review case too.
-async fn store_decision(
-    db: DatabaseExecutor<'_>,
-    call: &StoredCall,
-    new: &decisions::NewDecision,
-    images: Option<Vec<ReceivedImage>>,
-) -> Result<(Decided, bool, Option<OpenedCase>), ApiError> {
-    let StoredCall {
-        settings,
-        ids,
-        input_digest,
-        ctx,
-        now,
-    } = call;
-    let inserted = match images {
-        Some(images) => {
-            // The decision and its images: both or neither.
-            let txn = db.begin().await?;
-            match decisions::insert_new(&txn, new, ctx, *now).await? {
-                Some(stored) => {
-                    store_evidence(settings, &txn, &stored, images, ctx).await?;
-                    txn.commit().await?;
-                    Some(stored)
-                }
-                None => {
-                    txn.rollback().await?;
-                    None
-                }
-            }
-        }
-        // A single INSERT is atomic on its own.
-        None => decisions::insert_new(&db, new, ctx, *now).await?,
-    };
-    let (stored, fresh) = match inserted {
-        Some(stored) => (stored, true),
-        // The identical call was decided concurrently: answer that decision.
-        None => (
-            decisions::for_call(&db, &ids.identity_verification_id, ids.point.as_str())
-                .await?
-                .into_iter()
-                .find(|d| &d.input_digest == input_digest)
-                .map(Decided::from)
-                .ok_or_else(|| {
-                    ApiError::Unexpected(anyhow::anyhow!("decision vanished after a conflict"))
-                })?,
-            false,
-        ),
-    };
-    let case = record_seen(&db, settings, ids, &stored, *now).await?;
-    Ok((stored, fresh, case))
 }
 
 /// Records the process and opens the review case of a WAIT (idempotent); answers that
@@ -332,7 +255,7 @@ async fn record_seen(
     settings: &Settings,
     ids: &CallIds,
     stored: &Decided,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<Option<OpenedCase>, DbErr> {
     processes::touch(
         db,
@@ -353,9 +276,14 @@ async fn record_seen(
     Ok(None)
 }
 
-fn answer(stored: Decided) -> DecisionResponse {
-    DecisionResponse {
-        result: DecisionResult::from_outcome(&stored.outcome),
+/// `value` as JSON, for a JSON column of the decision.
+fn json(value: &impl serde::Serialize) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::Unexpected(e.into()))
+}
+
+fn answer(stored: Decided) -> Answer {
+    Answer {
+        outcome: stored.outcome,
         result_reason: stored.result_reason,
     }
 }
@@ -366,7 +294,7 @@ async fn store_evidence(
     stored: &Decided,
     received: Vec<ReceivedImage>,
     ctx: &RequestContext,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let settings = &settings.decision;
     for image in received {
         let (Some(bytes), Some(format)) = (image.bytes, image.checked.format) else {
@@ -391,7 +319,7 @@ async fn store_evidence(
             stored.created_at,
         )
         .await
-        .map_err(ApiError::from_anyhow)?;
+        .map_err(Error::from_anyhow)?;
     }
     Ok(())
 }
@@ -434,14 +362,8 @@ fn prepare(
                 checked.push(per_doc);
             }
             let facts = facts::evaluate(&req, &checked, registry, today);
-            // Without images the request is the summary as it is: no JSON tree needed.
-            let summary = if received.is_empty() {
-                serde_json::to_string(&req)?
-            } else {
-                let mut summary = serde_json::to_value(&req)?;
-                redact_document_images(&mut summary, &received);
-                serde_json::to_string(&summary)?
-            };
+            let mut summary = serde_json::to_value(&req)?;
+            redact_document_images(&mut summary, &received);
             Ok(Prepared {
                 facts,
                 images: received,
@@ -456,16 +378,12 @@ fn prepare(
                 .map(|f| check(Some(f)));
             let frame_bytes = frame.as_mut().and_then(|f| f.bytes.take());
             let facts = facts::approve(&req, frame.as_ref(), registry);
-            let summary = match &frame {
-                None => serde_json::to_string(&req)?,
-                Some(f) => {
-                    let mut summary = serde_json::to_value(&req)?;
-                    if let Some(slot) = summary.pointer_mut("/presenceCheckResult/frame") {
-                        *slot = image_summary(f);
-                    }
-                    serde_json::to_string(&summary)?
-                }
-            };
+            let mut summary = serde_json::to_value(&req)?;
+            if let Some(f) = &frame
+                && let Some(slot) = summary.pointer_mut("/presenceCheckResult/frame")
+            {
+                *slot = image_summary(f);
+            }
             Ok(Prepared {
                 facts,
                 images: frame
@@ -535,14 +453,14 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
         )
         .unwrap();
-        let text = &p.summary;
+        let text = p.summary.to_string();
         assert!(
             !text.contains("/9j/AAAA") && !text.contains("\"xx\""),
             "{text}"
         );
         assert_eq!(p.images.len(), 3);
         assert_eq!(p.images[2].source, "documents[1].images[1]");
-        let summary: Value = serde_json::from_str(text).unwrap();
+        let summary = p.summary;
         assert!(
             summary
                 .pointer("/documentCheckResult/documents/1/images/1/data/sha256")

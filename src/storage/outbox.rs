@@ -12,8 +12,7 @@ use entity::outbox_message;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession,
-    TransactionTrait,
+    ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 pub const PENDING: &str = "PENDING";
@@ -75,17 +74,19 @@ fn due(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Claims one due message for `owner` until `lease_until`; `None` when nothing is due.
+/// Claims one due message for `owner` until `lease_until`; `None` when nothing is due. Runs
+/// in the caller's transaction, which it leaves to commit: on PostgreSQL and MySQL the
+/// candidate row is locked (`FOR UPDATE SKIP LOCKED`, so instances claim different
+/// messages); SQLite's write transaction excludes other writers anyway.
 ///
 /// # Errors
 /// Database errors.
-pub async fn claim<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn claim(
+    txn: &impl ConnectionTrait,
     owner: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<Option<outbox_message::Model>, DbErr> {
-    let txn = db.begin().await?;
     let mut select = outbox_message::Entity::find()
         .filter(due(now))
         .order_by_asc(outbox_message::Column::NextAttemptAt)
@@ -94,8 +95,7 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
     if txn.get_database_backend() != DatabaseBackend::Sqlite {
         select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
-    let Some(candidate) = select.one(&txn).await? else {
-        txn.commit().await?;
+    let Some(candidate) = select.one(txn).await? else {
         return Ok(None);
     };
     // A message found in SENDING had its lease expire: its last attempt may have reached
@@ -115,14 +115,13 @@ pub async fn claim<C: ConnectionTrait + TransactionTrait>(
         )
         .filter(outbox_message::Column::Id.eq(candidate.id))
         .filter(due(now))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    txn.commit().await?;
     if claimed.rows_affected != 1 {
         return Ok(None);
     }
     outbox_message::Entity::find_by_id(candidate.id)
-        .one(db)
+        .one(txn)
         .await
 }
 

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::process_event;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr};
 
-use super::is_unique_violation;
+use super::insert_unless_exists;
 use crate::observe::RequestContext;
 
 #[derive(Debug, Clone)]
@@ -50,12 +50,11 @@ pub async fn insert(
         request_id: Set(ctx.request_id.clone()),
         ..Default::default()
     };
-    match process_event::Entity::insert(model)
-        .exec_without_returning(db)
-        .await
-    {
-        Ok(_) => Ok(Stored::New),
-        Err(err) if is_unique_violation(&err) => Ok(Stored::Duplicate),
-        Err(err) => Err(err),
-    }
+    // Events without an id are all kept (a NULL never conflicts).
+    Ok(
+        match insert_unless_exists(db, model, [process_event::Column::EventId]).await? {
+            Some(_) => Stored::New,
+            None => Stored::Duplicate,
+        },
+    )
 }

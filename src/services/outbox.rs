@@ -1,6 +1,7 @@
-//! Delivers review resolutions to the Onboarding Server's private API.
+//! Delivers review resolutions to the Onboarding Server's private API (the outbox worker),
+//! and the back office's view of the outbox (list, retry of a failed message).
 //!
-//! Delivery semantics: a message is claimed under a lease (see `persistence::outbox`), sent,
+//! Delivery semantics: a message is claimed under a lease (see `storage::outbox`), sent,
 //! and its outcome recorded. HTTP 200 `result: OK` → DELIVERED. HTTP 200 `result: NOK` is
 //! terminal (REJECTED, reason kept) — unless an earlier attempt may have reached the server
 //! (a timeout or crash after sending): then the server's "not in IN_PROGRESS state" refusal
@@ -19,14 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use entity::outbox_message;
+use serde_json::json;
 use tracing::Instrument;
 
+use super::{Error, review};
 use crate::clock::SharedClock;
 use crate::configuration::Settings;
+use crate::observe::RequestContext;
 use crate::onboarding_client::{CallOutcome, OnboardingClient};
-use crate::persistence::outbox::{self, AttemptOutcome};
-use crate::review;
+use crate::storage::Database;
+use crate::storage::outbox::{self, AttemptOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionOutcome {
@@ -38,7 +42,7 @@ pub enum ExecutionOutcome {
 
 #[derive(Clone)]
 pub struct Worker {
-    db: DatabaseConnection,
+    db: Database,
     settings: Arc<Settings>,
     clock: SharedClock,
     client: OnboardingClient,
@@ -48,11 +52,7 @@ pub struct Worker {
 impl Worker {
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(
-        db: DatabaseConnection,
-        settings: Arc<Settings>,
-        clock: SharedClock,
-    ) -> anyhow::Result<Self> {
+    pub fn new(db: Database, settings: Arc<Settings>, clock: SharedClock) -> anyhow::Result<Self> {
         let client = OnboardingClient::new(&settings.onboarding_server)?;
         Ok(Self {
             db,
@@ -83,7 +83,10 @@ impl Worker {
         let lease = chrono::Duration::seconds(
             i64::try_from(self.settings.delivery.lease_secs).unwrap_or(60),
         );
-        let Some(message) = outbox::claim(&self.db, &self.owner, now, now + lease).await? else {
+        let txn = self.db.begin().await?;
+        let claimed = outbox::claim(&txn, &self.owner, now, now + lease).await?;
+        txn.commit().await?;
+        let Some(message) = claimed else {
             return Ok(ExecutionOutcome::EmptyQueue);
         };
         let span = tracing::info_span!(
@@ -112,7 +115,10 @@ impl Worker {
                 tracing::warn!(next_attempt_at = %next_attempt_at, error = %error, "callback delivery will be retried");
             }
         });
-        if !outbox::record(&self.db, message.id, &self.owner, outcome, now).await? {
+        let txn = self.db.begin().await?;
+        let recorded = outbox::record(&txn, message.id, &self.owner, outcome, now).await?;
+        txn.commit().await?;
+        if !recorded {
             tracing::warn!(
                 message_id = message.id,
                 "lease lost before the outcome was recorded"
@@ -255,4 +261,64 @@ impl Worker {
         }
         tracing::info!(owner = %self.owner, "outbox worker stopped");
     }
+}
+
+/// A page of outbox messages (optionally of one status) and the total, audited.
+///
+/// # Errors
+/// Database errors.
+pub async fn list(
+    db: &Database,
+    by: review::Reader<'_>,
+    status: Option<&str>,
+    (page, page_size): (u64, u64),
+    ctx: &RequestContext,
+    now: DateTime<Utc>,
+) -> Result<(Vec<outbox_message::Model>, u64), Error> {
+    let txn = db.begin().await?;
+    let (items, total) = outbox::list(&txn, status, page, page_size).await?;
+    review::audited(
+        &txn,
+        by,
+        "outbox.list",
+        None,
+        json!({"returned": items.len()}),
+        ctx,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((items, total))
+}
+
+/// Puts a FAILED message back in the queue with a fresh horizon, audited.
+///
+/// # Errors
+/// Unknown message; a message that is not FAILED (conflict); database errors.
+pub async fn retry(
+    db: &Database,
+    settings: &Settings,
+    by: review::Reader<'_>,
+    id: i64,
+    ctx: &RequestContext,
+    now: DateTime<Utc>,
+) -> Result<outbox_message::Model, Error> {
+    let horizon =
+        chrono::Duration::seconds(i64::try_from(settings.delivery.horizon_secs).unwrap_or(900));
+    let txn = db.begin().await?;
+    if outbox::get(&txn, id).await?.is_none() {
+        return Err(Error::NotFound("no such outbox message".into()));
+    }
+    if !outbox::retry_failed(&txn, id, now, now + horizon).await? {
+        return Err(Error::Conflict(
+            "only FAILED messages can be retried".into(),
+        ));
+    }
+    let target = Some(format!("outbox:{id}"));
+    review::audited(&txn, by, "outbox.retry", target, json!({}), ctx, now).await?;
+    let message = outbox::get(&txn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such outbox message".into()))?;
+    txn.commit().await?;
+    Ok(message)
 }

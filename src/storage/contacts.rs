@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::process_contact;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use super::is_unique_violation;
 use crate::observe::RequestContext;
 
 /// Remembers `email` as the fallback address of `process_id` for `user_id`, replacing an
@@ -21,9 +20,7 @@ pub async fn remember(
     ctx: &RequestContext,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if update(db, process_id, user_id, email, now).await? > 0 {
-        return Ok(());
-    }
+    use process_contact::Column as C;
     let model = process_contact::ActiveModel {
         process_id: Set(process_id.to_owned()),
         user_id: Set(user_id.to_owned()),
@@ -34,34 +31,15 @@ pub async fn remember(
         request_id: Set(ctx.request_id.clone()),
         ..Default::default()
     };
-    match process_contact::Entity::insert(model)
+    process_contact::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(C::ProcessId)
+                .update_columns([C::UserId, C::Email, C::UpdatedAt])
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => update(db, process_id, user_id, email, now)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    }
-}
-
-async fn update(
-    db: &impl ConnectionTrait,
-    process_id: &str,
-    user_id: &str,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    use process_contact::Column as C;
-    Ok(process_contact::Entity::update_many()
-        .col_expr(C::UserId, Expr::value(user_id))
-        .col_expr(C::Email, Expr::value(email))
-        .col_expr(C::UpdatedAt, Expr::value(now))
-        .filter(C::ProcessId.eq(process_id))
-        .exec(db)
-        .await?
-        .rows_affected)
+        .map(|_| ())
 }
 
 /// The fallback address of `process_id`, when it was taken for `user_id`.
