@@ -167,23 +167,8 @@ pub struct ConsentSettings {
     pub required_types: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Outcome {
-    Ok,
-    Nok,
-    Wait,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "OK",
-            Self::Nok => "NOK",
-            Self::Wait => "WAIT",
-        }
-    }
-}
+/// The answers a decision can have (defined by the domain; settings name them too).
+pub use crate::domain::policy::Outcome;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

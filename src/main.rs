@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use onboarding_adapter::configuration::Settings;
-use onboarding_adapter::domain::policy;
+use onboarding_adapter::services::policy;
 use onboarding_adapter::startup::{Application, openapi_document};
 use onboarding_adapter::{import, openapi, storage, telemetry};
 

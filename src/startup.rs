@@ -23,7 +23,7 @@ use crate::backoffice::{self, StaffAuthenticator};
 use crate::clock::{SharedClock, SystemClock};
 use crate::configuration::{Credential, DEMO_PASSWORD, DEMO_USERNAME, Settings};
 use crate::domain::consent::ConsentCatalog;
-use crate::domain::policy::{Decider, DecisionEngine, PolicyHolder, spawn_reload_on_sighup};
+use crate::domain::policy::DecisionEngine;
 use crate::email::{MailTemplates, Mailer};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -34,8 +34,9 @@ use crate::routes::{
     process_event, user_lookup,
 };
 use crate::services::outbox::Worker;
+use crate::services::policy::{Decider, PolicyHolder, spawn_reload_on_sighup};
 use crate::state::AppState;
-use crate::{demo, storage};
+use crate::{demo, services, storage};
 
 /// Everything the handlers need at run time. Absent when the factory only builds the
 /// OpenAPI document.
@@ -244,7 +245,7 @@ impl Application {
             .into_iter()
             .fold(Decider::new(policy), Decider::with_engine);
         let consents = match &settings.consent.templates_dir {
-            Some(dir) => ConsentCatalog::from_dir(dir, &settings.consent.fallback_language),
+            Some(dir) => services::consent::load_catalog(dir, &settings.consent.fallback_language),
             None => ConsentCatalog::built_in(&settings.consent.fallback_language),
         }
         .map_err(|e| anyhow::anyhow!("consent templates: {e}"))?;

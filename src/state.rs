@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::configuration::Settings;
 use crate::domain::consent::ConsentCatalog;
-use crate::domain::policy::Decider;
 use crate::email::{MailTemplates, Mailer};
+use crate::services::policy::Decider;
 use crate::storage::Database;
 
 #[derive(Clone)]

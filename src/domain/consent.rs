@@ -2,7 +2,6 @@
 //! is the SHA-256 of its content, so the exact text a user saw can be proven later.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -16,9 +15,6 @@ pub struct ConsentText {
     pub language: String,
     pub html: String,
     pub version: String,
-    /// The callback's answer for this text, `{"consentText": …}`, serialised once: each
-    /// request shares it instead of copying and escaping the text again.
-    pub answer: bytes::Bytes,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -71,11 +67,6 @@ impl ConsentCatalog {
             ));
         }
         let version = hex::encode(Sha256::digest(html.as_bytes()));
-        let answer = serde_json::to_vec(&crate::api::consent::ConsentTextResponse {
-            consent_text: html.clone(),
-        })
-        .map_err(|e| format!("consent text {consent_type}/{language}: {e}"))?
-        .into();
         let consent_type = normalise_type(consent_type);
         let language = normalise_language(language);
         self.texts.entry(consent_type.clone()).or_default().insert(
@@ -85,7 +76,6 @@ impl ConsentCatalog {
                 language,
                 html,
                 version,
-                answer,
             },
         );
         Ok(())
@@ -94,7 +84,7 @@ impl ConsentCatalog {
     /// The built-in demo texts (`GDPR` in `en` and `cs`).
     ///
     /// # Errors
-    /// Never in practice; kept fallible like [`ConsentCatalog::from_dir`].
+    /// Never in practice; kept fallible like [`ConsentCatalog::from_texts`].
     pub fn built_in(fallback_language: &str) -> Result<Self, String> {
         let mut catalog = Self::empty(fallback_language);
         for (t, l, html) in BUILT_IN {
@@ -104,43 +94,21 @@ impl ConsentCatalog {
         Ok(catalog)
     }
 
-    /// Loads `<dir>/<CONSENT_TYPE>/<language>.html`.
+    /// A catalogue of `(consent type, language, HTML)` texts.
     ///
     /// # Errors
-    /// When the folder cannot be read, a file is too large or not UTF-8, or a consent type
-    /// has no text in the fallback language.
-    pub fn from_dir(dir: &Path, fallback_language: &str) -> Result<Self, String> {
+    /// When there is no text, a text is too large, or a consent type has no text in the
+    /// fallback language.
+    pub fn from_texts(
+        texts: impl IntoIterator<Item = (String, String, String)>,
+        fallback_language: &str,
+    ) -> Result<Self, String> {
         let mut catalog = Self::empty(fallback_language);
-        let read = |p: &Path| {
-            std::fs::read_dir(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        };
-        for type_dir in read(dir)? {
-            let type_dir = type_dir.map_err(|e| e.to_string())?.path();
-            if !type_dir.is_dir() {
-                continue;
-            }
-            let consent_type = type_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| format!("bad folder name {}", type_dir.display()))?
-                .to_owned();
-            for file in read(&type_dir)? {
-                let file = file.map_err(|e| e.to_string())?.path();
-                if file.extension().and_then(|e| e.to_str()) != Some("html") {
-                    continue;
-                }
-                let language = file
-                    .file_stem()
-                    .and_then(|n| n.to_str())
-                    .ok_or_else(|| format!("bad file name {}", file.display()))?
-                    .to_owned();
-                let html = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                catalog.insert(&consent_type, &language, html)?;
-            }
+        for (consent_type, language, html) in texts {
+            catalog.insert(&consent_type, &language, html)?;
         }
         if catalog.texts.is_empty() {
-            return Err(format!("no consent templates found in {}", dir.display()));
+            return Err("no consent texts".into());
         }
         catalog.check_fallback()?;
         Ok(catalog)
@@ -206,37 +174,28 @@ mod tests {
         assert!(c.text("MARKETING", Some("en")).is_none());
     }
 
-    /// The answer kept with each text is the callback's JSON for exactly that text,
-    /// quotes and non-ASCII characters included.
+    /// Each text is versioned by the SHA-256 of its HTML, quotes and non-ASCII included.
     #[test]
-    fn each_text_keeps_its_answer() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(dir.path().join("GDPR")).expect("mkdir");
+    fn each_text_is_versioned_by_its_digest() {
         let html = "<p class=\"x\">Souhlasím – \\ \u{1F600}</p>\n";
-        std::fs::write(dir.path().join("GDPR/en.html"), html).expect("write");
-        let c = ConsentCatalog::from_dir(dir.path(), "en").expect("valid");
-        for text in [
-            c.text("GDPR", Some("en")),
-            ConsentCatalog::built_in("en")
-                .expect("built-in")
-                .text("GDPR", Some("cs")),
-        ] {
-            let text = text.expect("text");
-            let answer: serde_json::Value = serde_json::from_slice(&text.answer).expect("json");
-            assert_eq!(answer, serde_json::json!({"consentText": text.html}));
-        }
-        assert_eq!(c.text("GDPR", None).expect("text").html, html);
+        let texts = [("gdpr".to_owned(), "EN".to_owned(), html.to_owned())];
+        let c = ConsentCatalog::from_texts(texts, "en").expect("valid");
+        let text = c.text("GDPR", None).expect("text");
+        assert_eq!(text.html, html);
+        assert_eq!(text.version, hex::encode(Sha256::digest(html.as_bytes())));
+        assert_eq!(
+            (text.consent_type.as_str(), text.language.as_str()),
+            ("GDPR", "en")
+        );
     }
 
     #[test]
-    fn folder_without_fallback_language_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(dir.path().join("GDPR")).expect("mkdir");
-        std::fs::write(dir.path().join("GDPR/cs.html"), "<p>x</p>").expect("write");
-        let err = ConsentCatalog::from_dir(dir.path(), "en").expect_err("no en");
+    fn texts_without_the_fallback_language_are_refused() {
+        let cs = ("GDPR".to_owned(), "cs".to_owned(), "<p>x</p>".to_owned());
+        let err = ConsentCatalog::from_texts([cs.clone()], "en").expect_err("no en");
         assert!(err.contains("fallback language `en`"), "{err}");
-        std::fs::write(dir.path().join("GDPR/en.html"), "<p>y</p>").expect("write");
-        let c = ConsentCatalog::from_dir(dir.path(), "en").expect("valid");
+        let en = ("GDPR".to_owned(), "en".to_owned(), "<p>y</p>".to_owned());
+        let c = ConsentCatalog::from_texts([cs, en], "en").expect("valid");
         assert_eq!(
             c.text("GDPR", Some("cs")).map(|t| t.html.as_str()),
             Some("<p>x</p>")

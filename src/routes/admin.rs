@@ -12,11 +12,12 @@ use crate::api::review::{
 };
 use crate::backoffice::Staff;
 use crate::configuration::{Outcome, Role};
-use crate::domain::policy::{DecisionPoint, ReloadOutcome};
+use crate::domain::policy::DecisionPoint;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
 use crate::services::outbox;
+use crate::services::policy::ReloadOutcome;
 use crate::services::review::{self, Actor, CaseFilter, Reader, Resolve};
 use crate::state::AppState;
 

@@ -1,4 +1,3 @@
-use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, post, web};
 
 use crate::api::consent::{ConsentTextRequest, ConsentTextResponse};
@@ -54,8 +53,7 @@ pub async fn consent_text(
     consent::record_served(&state.db, served, &ctx, now).await?;
     // Debug: the record stored above says the same, and "request completed" logs the call.
     tracing::debug!(consent_type = %text.consent_type, language = %text.language, version = %text.version, "consent text served");
-    // `ConsentTextResponse`, serialised when the catalogue was loaded.
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(text.answer.clone()))
+    Ok(HttpResponse::Ok().json(ConsentTextResponse {
+        consent_text: text.html.clone(),
+    }))
 }

@@ -9,12 +9,13 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::policy::Decider;
 use super::{Error, review};
 use crate::api::client::{ApproveRequest, CheckStatus, EvaluateRequest};
 use crate::configuration::{EvidenceStorage, Outcome, Settings};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
 use crate::domain::images::{Base64Image, CheckedImage, ImageLimits};
-use crate::domain::policy::{Decider, DecisionPoint};
+use crate::domain::policy::DecisionPoint;
 use crate::observe::RequestContext;
 use crate::storage::decisions::{self, Decided};
 use crate::storage::{Database, customers, evidence, processes};

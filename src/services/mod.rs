@@ -15,6 +15,7 @@ pub mod events;
 pub mod lookup;
 pub mod otp;
 pub mod outbox;
+pub mod policy;
 pub mod review;
 
 use sea_orm::DbErr;

@@ -348,3 +348,62 @@ pub async fn ping(db: &DatabaseConnection, busy_timeout_ms: u64) -> Result<(), D
     }
     probe.map_err(sqlx_err)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use secrecy::SecretString;
+
+    use super::*;
+
+    /// A migrated SQLite database in `dir`.
+    pub(crate) async fn database(dir: &std::path::Path) -> Database {
+        let mut settings = Settings::default();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+        settings.database.url = Some(SecretString::from(url));
+        migrate(&settings).await.unwrap();
+        Database::open(&settings).await.unwrap()
+    }
+
+    /// On SQLite write transactions are serialised: a second one waits for the first to
+    /// end (and then begins), instead of failing when it upgrades a read lock.
+    #[tokio::test]
+    async fn sqlite_write_transactions_take_the_write_lock_at_begin() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let first = db.begin().await.unwrap();
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move { db.begin().await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!second.is_finished(), "a second writer did not wait");
+        first.rollback().await.unwrap();
+        second.await.unwrap().unwrap();
+    }
+
+    /// The write lock is taken at `BEGIN` (IMMEDIATE), before the transaction's first
+    /// statement: another process's write meanwhile finds the database locked.
+    #[tokio::test]
+    async fn a_sqlite_write_transaction_holds_the_lock_from_its_begin() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+        let mut options = ConnectOptions::new(url);
+        options.max_connections(1).sqlx_logging(false);
+        let other = Connector::connect(options).await.unwrap();
+        other
+            .execute_unprepared("PRAGMA busy_timeout = 50")
+            .await
+            .unwrap();
+        let held = db.begin().await.unwrap();
+        let refused = other.execute_unprepared("CREATE TABLE probe (a)").await;
+        assert!(refused.as_ref().is_err_and(is_unavailable), "{refused:?}");
+        held.rollback().await.unwrap();
+        other
+            .execute_unprepared("CREATE TABLE probe (a)")
+            .await
+            .unwrap();
+    }
+}

@@ -66,3 +66,70 @@ pub async fn find(
         .one(db)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::storage::tests::database;
+
+    /// A callback's values are stored on first sight; a later callback updates what it
+    /// carries and keeps the rest.
+    #[tokio::test]
+    async fn a_callback_updates_what_it_carries_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path()).await;
+        let at = |minute| Utc.with_ymd_and_hms(2026, 12, 1, 5, minute, 0).unwrap();
+        let seen = |callback, process_type, user_id, identity_verification_id| ProcessSeen {
+            process_id: "p-1",
+            process_type,
+            user_id,
+            identity_verification_id,
+            callback,
+        };
+        let touch_in_one_transaction = |seen, at| {
+            let db = db.clone();
+            async move {
+                let txn = db.begin().await.unwrap();
+                touch(&txn, seen, at).await.unwrap();
+                txn.commit().await.unwrap();
+            }
+        };
+        let lookup = seen("user_lookup", Some("onboarding"), Some("C-1"), None);
+        touch_in_one_transaction(lookup, at(1)).await;
+        let evaluate = seen("client_evaluate", None, None, Some("iv-1"));
+        touch_in_one_transaction(evaluate, at(2)).await;
+        let row = find(db.reads(), "p-1").await.unwrap().unwrap();
+        assert_eq!(row.process_type.as_deref(), Some("onboarding"));
+        assert_eq!(row.user_id.as_deref(), Some("C-1"));
+        assert_eq!(row.identity_verification_id.as_deref(), Some("iv-1"));
+        assert_eq!(row.last_callback, "client_evaluate");
+        assert_eq!((row.first_seen_at, row.last_seen_at), (at(1), at(2)));
+
+        // The user id can change; the type and verification stay.
+        let approve = seen("client_approve", None, Some("C-2"), None);
+        touch_in_one_transaction(approve, at(3)).await;
+        let row = find(db.reads(), "p-1").await.unwrap().unwrap();
+        assert_eq!(row.user_id.as_deref(), Some("C-2"));
+        assert_eq!(row.process_type.as_deref(), Some("onboarding"));
+        assert_eq!(row.identity_verification_id.as_deref(), Some("iv-1"));
+        assert_eq!((row.first_seen_at, row.last_seen_at), (at(1), at(3)));
+        // A rolled-back transaction leaves nothing.
+        let txn = db.begin().await.unwrap();
+        touch(
+            &txn,
+            ProcessSeen {
+                process_id: "p-2",
+                ..approve
+            },
+            at(4),
+        )
+        .await
+        .unwrap();
+        txn.rollback().await.unwrap();
+        assert!(find(db.reads(), "p-2").await.unwrap().is_none());
+    }
+}

@@ -9,8 +9,8 @@ use cel::common::types::{
 use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Program, Value};
 
+use super::verdict::Outcome;
 use super::verdict::{RuleResult, RuleStatus};
-use crate::configuration::Outcome;
 
 /// Name of the CEL policy in a trace's `engine` field.
 pub const ENGINE_NAME: &str = "cel";

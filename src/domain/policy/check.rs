@@ -1,11 +1,10 @@
 //! Golden test cases carried by a policy: `onboarding-adapter policy check FILE`.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use super::file::{Policy, PolicyError};
+use super::file::Policy;
 use super::verdict::DecisionPoint;
-use crate::configuration::Outcome;
+use super::verdict::Outcome;
 
 /// One golden case's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,12 +86,6 @@ impl CheckReport {
     }
 }
 
-/// Validates a policy file and runs its golden cases. `Err` means the policy is invalid.
-pub fn check_file(path: &Path) -> Result<CheckReport, PolicyError> {
-    let policy = Policy::load(path)?;
-    Ok(check_policy(&policy))
-}
-
 /// Runs a loaded policy's golden cases.
 pub fn check_policy(policy: &Policy) -> CheckReport {
     let cases = policy
@@ -126,7 +119,7 @@ pub fn check_policy(policy: &Policy) -> CheckReport {
 }
 
 /// The failing cases' lines (empty when all pass).
-pub(crate) fn golden_failures(policy: &Policy) -> Vec<String> {
+pub fn golden_failures(policy: &Policy) -> Vec<String> {
     check_policy(policy)
         .cases
         .iter()
@@ -137,14 +130,12 @@ pub(crate) fn golden_failures(policy: &Policy) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
+    use crate::domain::policy::{DEMO_POLICY, PolicyError};
 
-    fn file(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
+    /// Validates policy text and runs its golden cases.
+    fn check(text: &str) -> Result<CheckReport, PolicyError> {
+        Policy::parse(text, "t.toml").map(|policy| check_policy(&policy))
     }
 
     const POLICY: &str = r#"
@@ -168,8 +159,7 @@ mod tests {
 
     #[test]
     fn passing_policy() {
-        let f = file(POLICY);
-        let report = check_file(f.path()).unwrap();
+        let report = check(POLICY).unwrap();
         assert!(report.passed());
         assert_eq!(report.cases.len(), 2);
         let text = report.render();
@@ -182,11 +172,11 @@ mod tests {
 
     #[test]
     fn failing_golden_case_is_reported() {
-        let f = file(&format!(
+        let report = check(&format!(
             "{POLICY}\n[[tests]]\nname = \"wrong\"\npoint = \"evaluate\"\nprocess_type = \"loan\"\n\
              facts = {{ anyDocumentExpired = true }}\nexpect = {{ outcome = \"WAIT\", reasons = [\"X\"] }}\n"
-        ));
-        let report = check_file(f.path()).unwrap();
+        ))
+        .unwrap();
         assert!(!report.passed());
         assert_eq!(report.failed(), 1);
         let text = report.render();
@@ -201,22 +191,21 @@ mod tests {
 
     #[test]
     fn wrong_reasons_fail_even_with_the_right_outcome() {
-        let f = file(&POLICY.replace("reasons = [\"DOCUMENT_EXPIRED\"]", "reasons = []"));
-        assert!(!check_file(f.path()).unwrap().passed());
+        let text = POLICY.replace("reasons = [\"DOCUMENT_EXPIRED\"]", "reasons = []");
+        assert!(!check(&text).unwrap().passed());
     }
 
     #[test]
     fn invalid_policy_is_an_error() {
-        let f = file(&POLICY.replace("\"NOK\"\n        reason", "\"NOPE\"\n        reason"));
-        let err = check_file(f.path()).unwrap_err().to_string();
-        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        let text = POLICY.replace("\"NOK\"\n        reason", "\"NOPE\"\n        reason");
+        let err = check(&text).unwrap_err().to_string();
+        assert!(err.contains("t.toml"), "{err}");
         assert!(err.contains("NOPE"), "{err}");
     }
 
     #[test]
     fn shipped_demo_file_checks() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/policy/demo.toml");
-        let report = check_file(&path).unwrap();
+        let report = check(DEMO_POLICY).unwrap();
         assert!(report.passed(), "{}", report.render());
     }
 }

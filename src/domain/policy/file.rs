@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 
 use cel::Env;
@@ -10,8 +9,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::cel_engine::{Facts, Rule};
+use super::verdict::Outcome;
 use super::verdict::{DecisionPoint, MAX_RESULT_REASON_LEN, RuleResult, Verdict, combine};
-use crate::configuration::Outcome;
 
 /// The built-in demo policy, used when no policy file is configured.
 pub const DEMO_POLICY: &str = include_str!("../../../assets/policy/demo.toml");
@@ -214,20 +213,6 @@ impl std::fmt::Debug for Policy {
 }
 
 impl Policy {
-    /// Reads and validates a policy file.
-    pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
-            path: origin.clone(),
-            source,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| PolicyError::Parse {
-            path: origin.clone(),
-            message: format!("not UTF-8: {e}"),
-        })?;
-        Self::parse(&text, &origin)
-    }
-
     /// The built-in demo policy (`assets/policy/demo.toml`).
     pub fn demo() -> Result<Self, PolicyError> {
         Self::parse(DEMO_POLICY, DEMO_ORIGIN)

@@ -2,10 +2,27 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::configuration::Outcome;
-
 /// The reason code stored and sent to the Onboarding Server is at most this long.
 pub const MAX_RESULT_REASON_LEN: usize = 255;
+
+/// A decision's answer: `OK`, `NOK` or `WAIT` (a person decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    Ok,
+    Nok,
+    Wait,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Nok => "NOK",
+            Self::Wait => "WAIT",
+        }
+    }
+}
 
 /// Which callback asks for a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]

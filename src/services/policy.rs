@@ -1,12 +1,43 @@
-//! The current policy, swapped atomically on reload (SIGHUP).
+//! The decision policy in force: read from its file (or the built-in demo policy), checked
+//! against its own golden cases, swapped atomically on reload (SIGHUP or the back office),
+//! and run with any compiled engines beside it ([`Decider`]). The rules themselves are the
+//! pure domain's ([`crate::domain::policy`]); this module owns the file and the swap.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::check::golden_failures;
-use super::file::{Policy, PolicyError};
+use crate::domain::policy::{
+    CheckReport, DecisionEngine, DecisionPoint, Policy, PolicyError, Verdict, check_policy,
+    golden_failures,
+};
+
+/// Reads and validates a policy file.
+///
+/// # Errors
+/// The file cannot be read, is not UTF-8, or is not a valid policy.
+pub fn load_file(path: &Path) -> Result<Policy, PolicyError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+        path: origin.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| PolicyError::Parse {
+        path: origin.clone(),
+        message: format!("not UTF-8: {e}"),
+    })?;
+    Policy::parse(&text, &origin)
+}
+
+/// Validates a policy file and runs its golden cases (the `policy check` command). `Err`
+/// means the policy is invalid.
+///
+/// # Errors
+/// As [`load_file`].
+pub fn check_file(path: &Path) -> Result<CheckReport, PolicyError> {
+    Ok(check_policy(&load_file(path)?))
+}
 
 /// Holds the policy in force. Readers take a snapshot ([`current`](Self::current)); a reload
 /// replaces it only with a policy that validates and passes its own golden cases.
@@ -77,7 +108,7 @@ impl PolicyHolder {
 }
 
 fn load_checked(path: &Path) -> Result<Policy, PolicyError> {
-    let policy = Policy::load(path)?;
+    let policy = load_file(path)?;
     let failures = golden_failures(&policy);
     if failures.is_empty() {
         Ok(policy)
@@ -121,13 +152,63 @@ pub fn spawn_reload_on_sighup(
     }))
 }
 
+/// The reloadable CEL policy plus any extra engines.
+#[derive(Clone)]
+pub struct Decider {
+    policy: Arc<PolicyHolder>,
+    engines: Vec<Arc<dyn DecisionEngine>>,
+}
+
+impl Decider {
+    pub fn new(policy: Arc<PolicyHolder>) -> Self {
+        Self {
+            policy,
+            engines: Vec::new(),
+        }
+    }
+
+    /// Adds an engine run after the policy's rules.
+    pub fn with_engine(mut self, engine: Arc<dyn DecisionEngine>) -> Self {
+        self.engines.push(engine);
+        self
+    }
+
+    pub fn policy(&self) -> &Arc<PolicyHolder> {
+        &self.policy
+    }
+
+    /// Runs the current policy (one snapshot for the whole decision, even across a reload) and
+    /// every extra engine, in order, and combines their results.
+    pub async fn decide(
+        &self,
+        point: DecisionPoint,
+        process_type: Option<&str>,
+        facts: &serde_json::Value,
+    ) -> Verdict {
+        let policy = self.policy.current();
+        let mut trace = policy.evaluate_rules(point, process_type, facts);
+        for engine in &self.engines {
+            let mut results = engine.evaluate(point, process_type, facts).await;
+            for result in &mut results {
+                if result.engine.is_empty() {
+                    result.engine = engine.name().to_owned();
+                }
+            }
+            trace.extend(results);
+        }
+        policy.combine(trace)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
+    use futures_util::future::BoxFuture;
+    use serde_json::json;
+
     use super::*;
-    use crate::configuration::Outcome;
-    use crate::domain::policy::DecisionPoint;
+    use crate::domain::policy::{Outcome, RuleResult, RuleStatus};
 
     const GOOD: &str = r#"
         name = "v1"
@@ -232,5 +313,78 @@ mod tests {
         let holder = Arc::new(PolicyHolder::load(None).unwrap());
         let handle = spawn_reload_on_sighup(holder).unwrap();
         handle.abort();
+    }
+
+    /// A stand-in for an asynchronous screening client.
+    struct Screening {
+        answer: RuleStatus,
+    }
+
+    impl DecisionEngine for Screening {
+        fn name(&self) -> &str {
+            "sanctions"
+        }
+
+        fn evaluate<'a>(
+            &'a self,
+            _point: DecisionPoint,
+            _process_type: Option<&'a str>,
+            _facts: &'a serde_json::Value,
+        ) -> BoxFuture<'a, Vec<RuleResult>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                let (outcome, reason, message) = match self.answer {
+                    RuleStatus::Error => (Outcome::Nok, "", "screening service unavailable"),
+                    _ => (Outcome::Nok, "SANCTIONS_HIT", "listed person"),
+                };
+                vec![RuleResult {
+                    rule: "sanctions-list".into(),
+                    engine: String::new(),
+                    result: self.answer,
+                    outcome,
+                    reason: reason.into(),
+                    message: message.into(),
+                }]
+            })
+        }
+    }
+
+    const POLICY: &str = r#"
+        name = "t"
+        [[approve]]
+        id = "low-score"
+        when = "score < 5.0"
+        outcome = "WAIT"
+        reason = "LOW_PRESENCE_SCORE"
+    "#;
+
+    fn decider(answer: RuleStatus) -> Decider {
+        let holder = PolicyHolder::from_policy(Policy::parse(POLICY, "t.toml").unwrap());
+        Decider::new(Arc::new(holder)).with_engine(Arc::new(Screening { answer }))
+    }
+
+    #[tokio::test]
+    async fn extra_engine_results_join_the_lattice() {
+        let facts = json!({"score": 3.0});
+        let cases = [
+            (RuleStatus::NotMatched, Outcome::Wait, "LOW_PRESENCE_SCORE"),
+            (RuleStatus::Matched, Outcome::Nok, "SANCTIONS_HIT"),
+            (
+                RuleStatus::Error,
+                Outcome::Wait,
+                "LOW_PRESENCE_SCORE,POLICY_RULE_ERROR",
+            ),
+        ];
+        for (answer, outcome, reason) in cases {
+            let v = decider(answer)
+                .decide(DecisionPoint::Approve, None, &facts)
+                .await;
+            assert_eq!(v.outcome, outcome, "{answer:?}");
+            assert_eq!(v.result_reason, reason, "{answer:?}");
+            assert_eq!(v.trace.len(), 2);
+            assert_eq!(v.trace[0].engine, "cel");
+            assert_eq!(v.trace[1].engine, "sanctions");
+            assert_eq!(v.policy_version.len(), 64);
+        }
     }
 }
