@@ -29,11 +29,14 @@
 //!   (TLS refused there, so it can read the protocol) that counts the messages the
 //!   service sends: a simple `Query` (`BEGIN`, `COMMIT`, unprepared SQL) or an `Execute`
 //!   of a prepared statement is one statement executed; every `Sync` or `Query` waits for
-//!   the server's `ReadyForQuery`, one round trip (sqlx's ping before each pool checkout
-//!   is a lone `Sync`); a `Parse` is a statement prepared. When the server has
-//!   `pg_stat_statements` loaded (`shared_preload_libraries`), the bench also reports
-//!   the sum of its `calls` for the database, which counts the same statements on the
-//!   server side.
+//!   the server's `ReadyForQuery`, one round trip (sqlx pings a connection with a lone
+//!   `Sync` when it is taken from the pool and again when it is given back, the latter
+//!   after the caller let go of it); a `Parse` is a statement prepared (once per pool
+//!   connection and statement: a connection the pool opens mid-run prepares again, and
+//!   its `Parse … Sync` is a transaction of its own in `pg_stat_database`, as are
+//!   autovacuum's in that database). When the server has `pg_stat_statements` loaded
+//!   (`shared_preload_libraries`), the bench also reports the sum of its `calls` for the
+//!   database: the same statements, counted by the server.
 //!
 //! Settings: `BENCH_DATABASE_URL` (a PostgreSQL server and an existing database to connect
 //! to first, `postgres://user[:password]@host:port/db`; default
