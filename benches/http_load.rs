@@ -48,7 +48,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let connections: u32 = env_or("BENCH_DB_CONNECTIONS", 0);
     // `BENCH_ONLY=/consent/text,/user/lookup`: only the scenarios whose name contains one
-    // of these (the baseline always runs).
+    // of these (the baseline and the ceiling always run).
     let only: String = env_or("BENCH_ONLY", String::new());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name(common::LOAD_THREADS)
