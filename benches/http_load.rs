@@ -1,12 +1,31 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 //! `cargo bench --bench http_load`: every callback of the real service under concurrent
-//! load on loopback (SQLite), beside a bare actix-web JSON handler as the baseline.
-//! Prints a table; not part of the tests' pass/fail.
+//! load on loopback, beside a bare actix-web JSON handler (the baseline) and, on
+//! PostgreSQL, the PostgreSQL ceiling. Prints a table, and each callback's req/s as a
+//! ratio to those; not part of the tests' pass/fail.
 //!
-//! Settings: `BENCH_SECONDS` (default 5), `BENCH_CONCURRENCY` (default 64),
-//! `BENCH_DB_CONNECTIONS`, `BENCH_ONLY` (comma-separated scenario names),
-//! `BENCH_DATABASE_URL` (a PostgreSQL or MySQL server instead of a SQLite file).
+//! - **Database**: a SQLite file in a temporary folder; or, with `BENCH_DATABASE_URL`
+//!   (`postgres://postgres@127.0.0.1:5432/test`, `mysql://root@127.0.0.1:3306/test`: a
+//!   server and an existing database to connect to first), a fresh database made on that
+//!   server for the run and dropped after it.
+//! - **Baseline**: a bare actix-web JSON handler (no auth, no middleware, no database).
+//! - **PostgreSQL ceiling** (PostgreSQL only): a bare actix-web + sqlx handler doing one
+//!   transaction with one INSERT per request (`BEGIN; INSERT INTO ceiling …; COMMIT`,
+//!   a pool of 16 connections) in a second fresh database on the same server
+//!   (`common::spawn_pg_ceiling`): the most a handler that commits what it receives can
+//!   do there.
+//! - **Requests**: as the Onboarding Server sends them. Every request has a `processId` of
+//!   its own (the Onboarding Server never repeats one across onboardings), and so do the
+//!   consent decisions, events and `/client/evaluate` calls: each evaluate is a new
+//!   decision (its own `identityVerificationId`), without images.
+//!
+//! Settings: `BENCH_SECONDS` (default 5 per scenario), `BENCH_CONCURRENCY` (default 64
+//! connections), `BENCH_DB_CONNECTIONS` (the service's pool size; default its setting,
+//! 16), `BENCH_ONLY` (comma-separated parts of scenario names; the baseline and the
+//! ceiling always run), `BENCH_DATABASE_URL` (above).
+//!
+//! `BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench http_load`
 
 mod common;
 
@@ -14,9 +33,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    LoadReport, create_database, drop_database, env_or, run, spawn_baseline, spawn_service,
+    LoadReport, create_database, drop_database, env_or, print_table, run, spawn_baseline,
+    spawn_pg_ceiling, spawn_service,
 };
 use serde_json::json;
+
+/// The name of the PostgreSQL ceiling's row.
+const CEILING: &str = "ceiling: PG tx, 1 INSERT";
 
 fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 5);
@@ -25,7 +48,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let connections: u32 = env_or("BENCH_DB_CONNECTIONS", 0);
     // `BENCH_ONLY=/consent/text,/user/lookup`: only the scenarios whose name contains one
-    // of these (the baseline always runs).
+    // of these (the baseline and the ceiling always run).
     let only: String = env_or("BENCH_ONLY", String::new());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name(common::LOAD_THREADS)
@@ -56,16 +79,29 @@ fn main() {
         }
     });
     let baseline = spawn_baseline();
+    // On PostgreSQL, the ceiling in a database of its own on the same server.
+    let ceiling_database = admin_url
+        .as_deref()
+        .filter(|url| url.starts_with("postgres"))
+        .map(|url| {
+            runtime
+                .block_on(create_database(url, "oa_ceiling"))
+                .expect("BENCH_DATABASE_URL must be reachable")
+        });
+    let ceiling = ceiling_database
+        .as_ref()
+        .map(|(url, _)| spawn_pg_ceiling(url.clone()));
     type Body = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
-    // Every callback, each request as the Onboarding Server would send it; ids that must be
-    // distinct (consent decisions, evaluations, event ids) are distinct per request.
+    // Every callback, each request as the Onboarding Server would send it: request `i` of
+    // each scenario has a process of its own (the scenario's name in its id: no process is
+    // shared between scenarios), and its own evaluation, approval and event ids.
     let scenarios: Vec<(&str, &str, u16, Body)> = vec![
         (
             "/user/lookup",
             "/user/lookup",
             200,
             Arc::new(|i| {
-                json!({"processId": format!("p-{}", i % 1000), "processType": "onboarding",
+                json!({"processId": format!("p-lookup-{i}"), "processType": "onboarding",
                 "identification": {"clientNumber": "12345678", "birthDate": "1985-03-02"}})
             }),
         ),
@@ -74,7 +110,7 @@ fn main() {
             "/otp/send",
             200,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                json!({"processId": format!("p-otp-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "language": "cs", "otpCode": "48213907", "otpType": "ACTIVATION", "resend": false})
             }),
         ),
@@ -83,7 +119,7 @@ fn main() {
             "/consent/text",
             200,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                json!({"processId": format!("p-text-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "consentType": "GDPR", "language": "cs"})
             }),
         ),
@@ -94,7 +130,7 @@ fn main() {
             "/consent/text",
             404,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                json!({"processId": format!("p-text404-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "consentType": "NO_SUCH_TYPE", "language": "cs"})
             }),
         ),
@@ -103,7 +139,7 @@ fn main() {
             "/consent/storage",
             204,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                json!({"processId": format!("p-storage-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "consentType": "GDPR", "approved": i % 7 != 0})
             }),
         ),
@@ -112,7 +148,7 @@ fn main() {
             "/client/evaluate",
             200,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding",
+                json!({"processId": format!("p-evaluate-{i}"), "processType": "onboarding",
                 "identityVerificationId": format!("iv-e-{i}"), "userId": "C-1001",
                 "verificationId": "ver-1", "provider": "microblink", "status": "SUCCESS",
                 "documentCheckResult": {"person": {"surname": "NOVAK", "givenNames": "JAN", "dateOfBirth": "1985-03-02"},
@@ -127,7 +163,7 @@ fn main() {
             "/client/approve",
             200,
             Arc::new(|i| {
-                json!({"processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                json!({"processId": format!("p-approve-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "identityVerificationId": format!("iv-a-{i}"), "provider": "iproov",
                 "status": "SUCCESS", "score": 10, "presenceCheckResult": {"frame": null}})
             }),
@@ -138,7 +174,7 @@ fn main() {
             200,
             Arc::new(|i| {
                 json!({"id": format!("e-{i}"), "timestamp": "2026-07-01T14:30:00Z", "type": "PROCESS_FINISHED",
-                "processId": format!("p-{i}"), "processType": "onboarding", "userId": "C-1001",
+                "processId": format!("p-event-{i}"), "processType": "onboarding", "userId": "C-1001",
                 "externalUserId": null, "identityVerificationId": format!("iv-{i}"),
                 "eventData": {"process": {"status": "FINISHED", "errorDetail": null,
                     "deviceData": {"locale": "EN", "ipAddress": "192.0.2.10", "httpUserAgent": "app/2.2"}}}})
@@ -154,10 +190,24 @@ fn main() {
                 concurrency,
                 duration,
                 200,
-                Arc::new(|i| json!({"processId": format!("p-{i}"), "consentType": "GDPR", "language": "cs"})),
+                Arc::new(|i| json!({"processId": format!("p-baseline-{i}"), "consentType": "GDPR", "language": "cs"})),
             )
             .await,
         ];
+        if let Some(ceiling) = &ceiling {
+            reports.push(
+                run(
+                    CEILING,
+                    &format!("{ceiling}/store"),
+                    false,
+                    concurrency,
+                    duration,
+                    200,
+                    Arc::new(|i| json!({"processId": format!("p-ceiling-{i}"), "consentType": "GDPR", "language": "cs"})),
+                )
+                .await,
+            );
+        }
         for (name, path, expect, body) in scenarios {
             if !only.is_empty() && !only.split(',').any(|o| name.contains(o)) {
                 continue;
@@ -176,16 +226,38 @@ fn main() {
     for r in &reports {
         println!("{}", r.row());
     }
+    // Each callback's req/s against the baseline and, on PostgreSQL, the ceiling.
     let base = reports[0].throughput;
+    let ceiling_throughput = reports
+        .iter()
+        .find(|r| r.name == CEILING)
+        .map(|r| r.throughput);
+    let rows: Vec<Vec<String>> = reports[1..]
+        .iter()
+        .filter(|r| r.name != CEILING)
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                format!("{:.0}", r.throughput),
+                format!("{:.3}", r.throughput / base),
+                ceiling_throughput
+                    .map_or_else(|| "-".to_owned(), |c| format!("{:.3}", r.throughput / c)),
+            ]
+        })
+        .collect();
     println!();
-    for r in &reports[1..] {
-        println!(
-            "throughput ratio {} / baseline = {:.2}",
-            r.name,
-            r.throughput / base
-        );
-    }
-    if let (Some(admin_url), Some((_, name))) = (&admin_url, &made) {
-        runtime.block_on(drop_database(admin_url, name));
+    print_table(
+        &[
+            "scenario",
+            "req/s",
+            "ratio to baseline",
+            "ratio to PostgreSQL ceiling",
+        ],
+        &rows,
+    );
+    if let Some(admin_url) = &admin_url {
+        for (_, name) in made.iter().chain(&ceiling_database) {
+            runtime.block_on(drop_database(admin_url, name));
+        }
     }
 }

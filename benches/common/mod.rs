@@ -200,8 +200,70 @@ pub fn spawn_baseline() -> String {
     rx.recv().expect("baseline address")
 }
 
+/// The PostgreSQL ceiling: a bare actix-web handler (no auth, no middleware) that stores
+/// each request in one transaction of one INSERT (`BEGIN; INSERT INTO ceiling …; COMMIT`)
+/// through a sqlx pool of 16 connections (the service's default pool size), in the table
+/// `ceiling` it creates in `database_url` (a fresh database). What a PostgreSQL-backed
+/// handler that must commit what it received can do at best on that server. Answers `/store`.
+pub fn spawn_pg_ceiling(database_url: String) -> String {
+    use actix_web::{App, HttpServer, web};
+    use sea_orm::sqlx::{self, postgres::PgPoolOptions};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect(&database_url)
+                .await
+                .expect("ceiling database");
+            sqlx::query(
+                "CREATE TABLE ceiling (process_id text PRIMARY KEY, consent_type text NOT NULL, \
+                 language text, received_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .execute(&pool)
+            .await
+            .expect("ceiling table");
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(pool.clone()))
+                    .route("/store", web::post().to(ceiling_store))
+            })
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+            tx.send(format!("http://127.0.0.1:{}", server.addrs()[0].port()))
+                .expect("send");
+            server.run().await.expect("runs");
+        });
+    });
+    rx.recv().expect("ceiling address")
+}
+
+/// The ceiling's handler: one transaction, one INSERT (a duplicate `processId` fails it).
+async fn ceiling_store(
+    pool: actix_web::web::Data<sea_orm::sqlx::PgPool>,
+    body: actix_web::web::Json<serde_json::Value>,
+) -> actix_web::HttpResponse {
+    use sea_orm::sqlx;
+    let stored = async {
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO ceiling (process_id, consent_type, language) VALUES ($1, $2, $3)")
+            .bind(body["processId"].as_str())
+            .bind(body["consentType"].as_str().unwrap_or_default())
+            .bind(body["language"].as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    match stored {
+        Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({"stored": true})),
+        Err(_) => actix_web::HttpResponse::InternalServerError().finish(),
+    }
+}
+
 /// Drives `url` with `concurrency` clients for `duration` (after a short warm-up); `body`
-/// gives the JSON of request `i`. A response is an error unless its status is `expect`.
+/// gives the JSON of request `i`, where `i` counts every request of the warm-up and the run
+/// (never twice the same). A response is an error unless its status is `expect`.
 ///
 /// Each client is one keep-alive HTTP/1.1 connection driven by hyper directly (no pool,
 /// no per-request URL parsing): the generator shares the two cores with the server, so
@@ -216,13 +278,23 @@ pub async fn run(
     body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
 ) -> LoadReport {
     let target = Target::parse(url, auth);
+    // One request counter for the warm-up and the run: every request of the run gets an
+    // index (and so ids) of its own.
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Warm-up: open the connections and fill caches.
     let warm = Instant::now() + Duration::from_millis(500);
-    drive(&target, concurrency, warm, expect, body.clone(), 1_000_000).await;
+    drive(&target, concurrency, warm, expect, body.clone(), &counter).await;
     let started = Instant::now();
     let cpu_before = server_cpu_ns();
-    let (mut latencies, errors) =
-        drive(&target, concurrency, started + duration, expect, body, 0).await;
+    let (mut latencies, errors) = drive(
+        &target,
+        concurrency,
+        started + duration,
+        expect,
+        body,
+        &counter,
+    )
+    .await;
     let elapsed = started.elapsed();
     let cpu = server_cpu_ns().saturating_sub(cpu_before);
     latencies.sort_unstable();
@@ -316,10 +388,9 @@ async fn drive(
     until: Instant,
     expect: u16,
     body: Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>,
-    offset: usize,
+    counter: &Arc<std::sync::atomic::AtomicUsize>,
 ) -> (Vec<Duration>, usize) {
     use http_body_util::BodyExt as _;
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(offset));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (target, body, counter) = (target.clone(), body.clone(), counter.clone());
