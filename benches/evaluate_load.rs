@@ -1,5 +1,6 @@
-//! `/client/evaluate` end to end against the real service binary (child process, SQLite
-//! file, demo policy, evidence kept in the database):
+//! `/client/evaluate` end to end against the real service binary (child process, demo
+//! policy, evidence kept in the database; a SQLite file, or with `BENCH_DATABASE_URL` a
+//! fresh database on that PostgreSQL or MySQL server for each run):
 //!
 //! 1. without images, at `BENCH_CONCURRENCY` (64) connections for `BENCH_SECONDS` (5);
 //! 2. with three 2 MiB JPEG images (base64, ~8 MiB bodies), `BENCH_IMAGE_REQUESTS` (40)
@@ -120,16 +121,30 @@ async fn image_run(
     (all, errors)
 }
 
+/// The service on a fresh database: a SQLite file in `dir`, or a new database on the
+/// `BENCH_DATABASE_URL` server (dropped when the service is).
 fn start(
     dir: &Path,
     name: &str,
     client: &reqwest::Client,
     rt: &tokio::runtime::Runtime,
-) -> ChildService {
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.join(format!("{name}.sqlite")).display()
-    );
+) -> Service {
+    let server = std::env::var("BENCH_DATABASE_URL").ok();
+    let (db, made) = match &server {
+        Some(admin) => {
+            let (url, made) = rt
+                .block_on(common::create_database(admin, "oa_eval"))
+                .expect("BENCH_DATABASE_URL must be reachable");
+            (url, Some((admin.clone(), made)))
+        }
+        None => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{name}.sqlite")).display()
+            ),
+            None,
+        ),
+    };
     let log = dir.join(format!("{name}.log"));
     let workers: String = env_or("BENCH_SERVICE_WORKERS", "2".to_owned());
     let mut service = ChildService::start(
@@ -149,7 +164,42 @@ fn start(
             log.display()
         );
     });
-    service
+    Service {
+        child: service,
+        made,
+    }
+}
+
+/// A service and the database made for it.
+struct Service {
+    child: ChildService,
+    made: Option<(String, String)>,
+}
+
+impl std::ops::Deref for Service {
+    type Target = ChildService;
+    fn deref(&self) -> &ChildService {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Service {
+    fn deref_mut(&mut self) -> &mut ChildService {
+        &mut self.child
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.child.kill9();
+        if let Some((admin, name)) = self.made.take() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(common::drop_database(&admin, &name));
+        }
+    }
 }
 
 fn main() {
@@ -238,8 +288,12 @@ fn main() {
         drop(service);
     }
 
+    let backend = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .and_then(|url| url.split(':').next().map(str::to_owned))
+        .unwrap_or_else(|| "sqlite".to_owned());
     println!(
-        "\n/client/evaluate end to end, service binary as a child process, SQLite file, demo policy\n"
+        "\n/client/evaluate end to end, service binary as a child process, {backend}, demo policy\n"
     );
     println!("{}", LoadReport::header());
     println!("{}", plain.row());

@@ -30,7 +30,7 @@ use crate::metrics::Metrics;
 use crate::observe::{CorrelationHeaders, observe};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    self, admin, client_approve, client_evaluate, consent_storage, consent_text, health, otp_send,
+    self, client_approve, client_evaluate, consent_storage, consent_text, health, otp_send,
     process_event, user_lookup,
 };
 use crate::services::outbox::Worker;
@@ -106,16 +106,16 @@ pub fn app(
         .service(
             scope::scope("/admin")
                 .wrap(HttpAuthentication::with_fn(backoffice::validate))
-                .service(admin::list_cases)
-                .service(admin::get_case)
-                .service(admin::list_case_images)
-                .service(admin::get_case_image)
-                .service(admin::resolve_case)
-                .service(admin::list_outbox)
-                .service(admin::retry_outbox)
-                .service(admin::list_audit)
-                .service(admin::get_policy)
-                .service(admin::reload_policy),
+                .service(routes::backoffice::list_cases)
+                .service(routes::backoffice::get_case)
+                .service(routes::backoffice::list_case_images)
+                .service(routes::backoffice::get_case_image)
+                .service(routes::backoffice::resolve_case)
+                .service(routes::backoffice::list_outbox)
+                .service(routes::backoffice::retry_outbox)
+                .service(routes::backoffice::list_audit)
+                .service(routes::backoffice::get_policy)
+                .service(routes::backoffice::reload_policy),
         )
         .service(
             scope::scope(base_path.as_str())

@@ -1,11 +1,11 @@
 //! Wire DTOs of the callbacks, shaped exactly as the Onboarding Server (1.x, 2.1, 2.2) sends
 //! and reads them (see `contract.md`). Unknown fields are ignored everywhere.
 
+pub mod backoffice;
 pub mod client;
 pub mod consent;
 pub mod event;
 pub mod otp;
-pub mod review;
 pub mod user;
 
 /// Longest id (processId, userId, …) accepted; longer values are refused with a 400.

@@ -1,7 +1,7 @@
 //! Thin actix handlers, wire only: extract the request, call one service, map its result to
 //! the answer. No sea-orm or storage here. Route files mirror the URL.
 
-pub mod admin;
+pub mod backoffice;
 pub mod client_approve;
 pub mod client_evaluate;
 pub mod consent_storage;

@@ -5,7 +5,7 @@
 use actix_web::{get, post, web};
 use serde_json::json;
 
-use crate::api::review::{
+use crate::api::backoffice::{
     AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
     DeliveryView, EvidenceList, EvidenceView, ImageBytes, MAX_QUERY_INTEGER, PageQuery, PolicyView,
     ResolutionResult, ResolveRequest, paging,
