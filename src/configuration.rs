@@ -169,6 +169,7 @@ pub struct ConsentSettings {
 
 /// The answers a decision can have (defined by the domain; settings name them too).
 pub use crate::domain::policy::Outcome;
+use crate::domain::policy::{MAX_REASON_CODE_LEN, is_reason_code};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -636,7 +637,7 @@ impl Settings {
         if self.review.expiry_outcome == Outcome::Wait {
             return invalid("review.expiry_outcome must be OK or NOK");
         }
-        if !is_reason_code(&self.review.expiry_reason) {
+        if !is_reason_code(&self.review.expiry_reason, MAX_REASON_CODE_LEN) {
             return invalid("review.expiry_reason must be a reason code ([A-Z0-9_]+)");
         }
         if let Some(url) = &self.onboarding_server.url
@@ -778,14 +779,6 @@ fn merge_into(target: &mut figment::value::Dict, source: figment::value::Dict) {
             }
         }
     }
-}
-
-/// A stable reason code: upper-case letters, digits and underscores.
-pub fn is_reason_code(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn serialize_secret<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {

@@ -68,36 +68,6 @@ impl ApiError {
     }
 }
 
-impl ApiError {
-    /// An error of a helper that returns `anyhow`: an unavailable database stays a 503,
-    /// anything else is unexpected (500).
-    pub fn from_anyhow(err: anyhow::Error) -> Self {
-        match err.downcast::<sea_orm::DbErr>() {
-            Ok(db) => Self::from(db),
-            Err(other) => Self::Unexpected(other),
-        }
-    }
-}
-
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Self::from(crate::services::Error::from(err))
-    }
-}
-
-/// How a use case's failure is answered.
-impl From<crate::services::Error> for ApiError {
-    fn from(err: crate::services::Error) -> Self {
-        use crate::services::Error as E;
-        match err {
-            E::NotFound(message) => Self::NotFound(message),
-            E::Conflict(message) => Self::Conflict(message),
-            E::Unavailable(cause) => Self::Unavailable(cause),
-            E::Unexpected(cause) => Self::Unexpected(cause),
-        }
-    }
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -160,23 +130,5 @@ pub fn default_message(status: StatusCode) -> &'static str {
         StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable",
         s if s.is_client_error() => "bad request",
         _ => "internal error",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_unavailable_database_behind_anyhow_is_still_a_503() {
-        let down = sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal("connection refused".into()));
-        assert_eq!(
-            ApiError::from_anyhow(anyhow::Error::new(down)).status_code(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            ApiError::from_anyhow(anyhow::anyhow!("evidence file missing")).status_code(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
     }
 }

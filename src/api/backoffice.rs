@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::configuration::is_reason_code;
+use crate::domain::policy::{MAX_REASON_CODE_LEN, is_reason_code};
 use crate::extract::CallbackBody;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -287,7 +287,7 @@ pub struct ResolveRequest {
 
 impl CallbackBody for ResolveRequest {
     fn validate(&self) -> Result<(), String> {
-        if !is_reason_code(&self.reason_code) {
+        if !is_reason_code(&self.reason_code, MAX_REASON_CODE_LEN) {
             return Err("field `reasonCode` must match [A-Z0-9_]+ (at most 64 characters)".into());
         }
         if let Some(note) = &self.note {

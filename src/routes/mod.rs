@@ -151,6 +151,19 @@ pub async fn method_guard(
     next.call(req).await.map(|r| r.map_into_boxed_body())
 }
 
+/// How a use case's failure is answered.
+impl From<crate::services::Error> for crate::error::ApiError {
+    fn from(err: crate::services::Error) -> Self {
+        use crate::services::Error as E;
+        match err {
+            E::NotFound(message) => Self::NotFound(message),
+            E::Conflict(message) => Self::Conflict(message),
+            E::Unavailable(cause) => Self::Unavailable(cause),
+            E::Unexpected(cause) => Self::Unexpected(cause),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,13 @@ pub async fn otp_send(
 ) -> Result<web::Json<OtpSendResponse>, ApiError> {
     let started = Instant::now();
     let req = body.0;
-    let otp_sent = otp::deliver(&state, &ctx, &req, started).await?;
+    let deps = otp::Deps {
+        db: &state.db,
+        settings: &state.settings,
+        mailer: state.mailer.as_deref(),
+        templates: &state.mail_templates,
+        now: state.clock.now(),
+    };
+    let otp_sent = otp::deliver(&deps, &ctx, &req, started).await?;
     Ok(web::Json(OtpSendResponse { otp_sent }))
 }

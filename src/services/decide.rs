@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::policy::Decider;
-use super::{Error, review};
+use super::{Answer, Error, review};
 use crate::api::client::{ApproveRequest, CheckStatus, EvaluateRequest};
 use crate::configuration::{EvidenceStorage, Outcome, Settings};
 use crate::domain::facts::{self, DocumentImages, RegistryPerson};
@@ -96,14 +96,6 @@ struct Prepared {
     facts: Value,
     images: Vec<ReceivedImage>,
     summary: Value,
-}
-
-/// The answer to a decided call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// `OK`, `NOK` or `WAIT`.
-    pub outcome: String,
-    pub result_reason: String,
 }
 
 /// What deciding needs besides the call.

@@ -20,6 +20,14 @@ pub mod review;
 
 use sea_orm::DbErr;
 
+/// The answer to a decided call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// `OK`, `NOK` or `WAIT`.
+    pub outcome: String,
+    pub result_reason: String,
+}
+
 /// Why a use case did not complete. Nothing it wrote is kept.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -55,5 +63,19 @@ impl Error {
             Ok(db) => Self::from(db),
             Err(other) => Self::Unexpected(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_database_behind_anyhow_is_still_unavailable() {
+        let down = DbErr::Conn(sea_orm::RuntimeErr::Internal("connection refused".into()));
+        let err = Error::from_anyhow(anyhow::Error::new(down));
+        assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+        let err = Error::from_anyhow(anyhow::anyhow!("evidence file missing"));
+        assert!(matches!(err, Error::Unexpected(_)), "{err:?}");
     }
 }

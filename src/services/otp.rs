@@ -18,14 +18,26 @@ use sea_orm::DatabaseTransaction;
 use super::Error;
 use crate::api::otp::{OtpSendRequest, OtpType};
 use crate::configuration::AddressFallback;
+use crate::configuration::Settings;
 use crate::domain::otp_delivery::{AddressSource, Outcome, mask_address};
 use crate::email::{FailureClass, OutgoingMail, Values};
+use crate::email::{MailTemplates, Mailer};
 use crate::observe::RequestContext;
-use crate::state::AppState;
+use crate::storage::Database;
 use crate::storage::otp::{self, CapScope, Delivery, Finish};
 use crate::storage::{contacts, customers, processes};
 
 /// Where the code goes.
+/// What delivering an OTP needs.
+pub struct Deps<'a> {
+    pub db: &'a Database,
+    pub settings: &'a Settings,
+    /// `None` when no SMTP server is configured.
+    pub mailer: Option<&'a Mailer>,
+    pub templates: &'a MailTemplates,
+    pub now: DateTime<Utc>,
+}
+
 struct Destination {
     address: Address,
     source: AddressSource,
@@ -40,12 +52,12 @@ struct Destination {
 /// Only database failures before anything was sent (the caps cannot be checked without
 /// the database); SMTP failures are never errors.
 pub async fn deliver(
-    state: &AppState,
+    state: &Deps<'_>,
     ctx: &RequestContext,
     req: &OtpSendRequest,
     started: Instant,
 ) -> Result<bool, Error> {
-    let now = state.clock.now();
+    let now = state.now;
     // The process, the destination and the reservation of the attempt in one transaction,
     // committed before anything is sent: a message out always has its record.
     let txn = state.db.begin().await?;
@@ -74,7 +86,7 @@ pub async fn deliver(
     let elapsed_ms =
         |since: Instant| i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX);
 
-    let Some(mailer) = &state.mailer else {
+    let Some(mailer) = state.mailer else {
         delivery.outcome = Outcome::NotConfigured.as_str().to_owned();
         delivery.detail = Some("no SMTP server configured (mail.smtp_host)".into());
         delivery.duration_ms = elapsed_ms(started);
@@ -107,7 +119,7 @@ pub async fn deliver(
     };
     let masked = mask_address(destination.address.as_ref());
     let language = state
-        .mail_templates
+        .templates
         .language([req.language.as_deref(), destination.language.as_deref()]);
     delivery.destination_masked = Some(masked.clone());
     delivery.destination_source = Some(destination.source.as_str().to_owned());
@@ -139,7 +151,7 @@ pub async fn deliver(
     }
 
     let settings = &state.settings.otp;
-    let rendered = state.mail_templates.render(
+    let rendered = state.templates.render(
         &language,
         otp_type,
         &Values {
@@ -234,7 +246,7 @@ pub async fn deliver(
 /// [`AddressFallback`]), or why there is none.
 async fn destination(
     txn: &DatabaseTransaction,
-    state: &AppState,
+    state: &Deps<'_>,
     req: &OtpSendRequest,
 ) -> Result<Result<Destination, (Outcome, &'static str)>, Error> {
     let fallback = state.settings.otp.address_fallback;
@@ -297,7 +309,7 @@ async fn destination(
 /// Why a cap forbids this send, if one does. The current attempt is already reserved and
 /// therefore counted.
 async fn over_cap(
-    state: &AppState,
+    state: &Deps<'_>,
     req: &OtpSendRequest,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, Error> {
@@ -330,7 +342,7 @@ async fn over_cap(
 
 /// Records how an attempt ended, in a transaction of its own (the reservation committed
 /// before the message was sent).
-async fn record_finish(state: &AppState, id: i64, finish: Finish) -> Result<(), Error> {
+async fn record_finish(state: &Deps<'_>, id: i64, finish: Finish) -> Result<(), Error> {
     let txn = state.db.begin().await?;
     otp::finish(&txn, id, finish).await?;
     txn.commit().await?;

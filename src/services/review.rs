@@ -9,8 +9,7 @@ use entity::{audit_log, outbox_message, review_case};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
-use super::Error;
-use super::decide::Answer;
+use super::{Answer, Error};
 use crate::configuration::{Outcome, Settings};
 use crate::observe::RequestContext;
 use crate::storage::{Database, audit, decisions, evidence, outbox, processes, review};

@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::cel_engine::{Facts, Rule};
 use super::verdict::Outcome;
-use super::verdict::{DecisionPoint, MAX_RESULT_REASON_LEN, RuleResult, Verdict, combine};
+use super::verdict::{
+    DecisionPoint, MAX_RESULT_REASON_LEN, RuleResult, Verdict, combine, is_reason_code,
+};
 
 /// The built-in demo policy, used when no policy file is configured.
 pub const DEMO_POLICY: &str = include_str!("../../../assets/policy/demo.toml");
@@ -372,16 +374,8 @@ impl Policy {
     }
 }
 
-fn is_reason_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= MAX_RESULT_REASON_LEN
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
 fn check_code(code: &str, what: &str, problems: &mut Vec<String>) {
-    if !is_reason_code(code) {
+    if !is_reason_code(code, MAX_RESULT_REASON_LEN) {
         problems.push(format!(
             "{what} {code:?} is not a reason code (^[A-Z0-9_]+$, at most {MAX_RESULT_REASON_LEN} characters)"
         ));

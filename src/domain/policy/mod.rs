@@ -23,6 +23,6 @@ pub use check::{CaseReport, CheckReport, check_policy, golden_failures};
 pub use engine::DecisionEngine;
 pub use file::{DEMO_POLICY, Defaults, GoldenCase, Policy, PolicyError};
 pub use verdict::{
-    DecisionPoint, MAX_RESULT_REASON_LEN, Outcome, RuleResult, RuleStatus, Verdict, combine,
-    most_severe, severity,
+    DecisionPoint, MAX_REASON_CODE_LEN, MAX_RESULT_REASON_LEN, Outcome, RuleResult, RuleStatus,
+    Verdict, combine, is_reason_code, most_severe, severity,
 };

@@ -5,6 +5,18 @@ use serde::{Deserialize, Serialize};
 /// The reason code stored and sent to the Onboarding Server is at most this long.
 pub const MAX_RESULT_REASON_LEN: usize = 255;
 
+/// The longest reason code a person (the expiry setting, a reviewer) may give.
+pub const MAX_REASON_CODE_LEN: usize = 64;
+
+/// A stable reason code: upper-case letters, digits and underscores, at most `max_len`.
+pub fn is_reason_code(code: &str, max_len: usize) -> bool {
+    !code.is_empty()
+        && code.len() <= max_len
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// A decision's answer: `OK`, `NOK` or `WAIT` (a person decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
