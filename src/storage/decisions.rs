@@ -79,8 +79,9 @@ pub async fn insert_new(
     now: DateTime<Utc>,
 ) -> Result<Option<Decided>, DbErr> {
     use decision::Column as C;
-    let decided = |id| Decided {
-        id,
+    // The stored decision's answer, before the JSON moves into the statement (not copied).
+    let decided = Decided {
+        id: 0,
         identity_verification_id: d.identity_verification_id.clone(),
         decision_point: d.decision_point.to_owned(),
         process_id: d.process_id.clone(),
@@ -93,30 +94,31 @@ pub async fn insert_new(
         created_at: now,
     };
     let model = decision::ActiveModel {
-        identity_verification_id: Set(d.identity_verification_id.clone()),
+        identity_verification_id: Set(d.identity_verification_id),
         decision_point: Set(d.decision_point.to_owned()),
-        input_digest: Set(d.input_digest.clone()),
-        process_id: Set(d.process_id.clone()),
-        process_type: Set(d.process_type.clone()),
-        user_id: Set(d.user_id.clone()),
-        provider: Set(d.provider.clone()),
-        status: Set(d.status.clone()),
-        verification_id: Set(d.verification_id.clone()),
-        input_summary: Set(d.input_summary.clone()),
-        outcome: Set(d.outcome.clone()),
-        result_reason: Set(d.result_reason.clone()),
-        policy_version: Set(d.policy_version.clone()),
-        rule_trace: Set(d.rule_trace.clone()),
+        input_digest: Set(d.input_digest),
+        process_id: Set(d.process_id),
+        process_type: Set(d.process_type),
+        user_id: Set(d.user_id),
+        provider: Set(d.provider),
+        status: Set(d.status),
+        verification_id: Set(d.verification_id),
+        input_summary: Set(d.input_summary),
+        outcome: Set(d.outcome),
+        result_reason: Set(d.result_reason),
+        policy_version: Set(d.policy_version),
+        rule_trace: Set(d.rule_trace),
         duration_us: Set(d.duration_us),
         created_at: Set(now),
         correlation_id: Set(ctx.correlation_id.clone()),
         request_id: Set(ctx.request_id.clone()),
-        facts: Set(Some(d.facts.clone())),
-        reason_codes: Set(Some(d.reason_codes.clone())),
+        facts: Set(Some(d.facts)),
+        reason_codes: Set(Some(d.reason_codes)),
         ..Default::default()
     };
     let key = [C::IdentityVerificationId, C::DecisionPoint, C::InputDigest];
-    Ok(insert_unless_exists(db, model, key).await?.map(decided))
+    let inserted = insert_unless_exists(db, model, key).await?;
+    Ok(inserted.map(|id| Decided { id, ..decided }))
 }
 
 /// # Errors
