@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use lettre::Address;
 use secrecy::ExposeSecret;
 
-use crate::storage::Tx;
+use sea_orm::DatabaseTransaction;
 
 use super::Error;
 use crate::api::otp::{OtpSendRequest, OtpType};
@@ -245,7 +245,7 @@ pub async fn deliver(
 /// The registry's address for the user, or the documented fallback (see
 /// [`AddressFallback`]), or why there is none.
 async fn destination(
-    txn: &Tx,
+    txn: &DatabaseTransaction,
     state: &Deps<'_>,
     req: &OtpSendRequest,
 ) -> Result<Result<Destination, (Outcome, &'static str)>, Error> {
