@@ -4,6 +4,10 @@ use utoipa::ToSchema;
 
 use super::{check_id, check_len, check_opt_id};
 use crate::domain::images::Base64Image;
+use crate::domain::verification::{
+    self, ApproveInput, CallInput, DocumentCheckInput, DocumentDataInput, DocumentInput,
+    EvaluateInput, PersonInput, RawDataInput,
+};
 use crate::extract::{BodyLimit, CallbackBody};
 
 /// Result of a decision as the Onboarding Server reads it (exact enum strings).
@@ -289,6 +293,118 @@ impl CallbackBody for ApproveRequest {
     }
 }
 
+// What the facts are derived from: the domain's inputs, borrowed from the requests.
+
+impl From<CheckStatus> for verification::CheckStatus {
+    fn from(status: CheckStatus) -> Self {
+        match status {
+            CheckStatus::Success => Self::Success,
+            CheckStatus::Failure => Self::Failure,
+        }
+    }
+}
+
+impl EvaluateRequest {
+    /// The call as the facts read it.
+    pub fn facts_input(&self) -> EvaluateInput<'_> {
+        EvaluateInput {
+            call: CallInput {
+                process_id: &self.process_id,
+                process_type: self.process_type.as_deref(),
+                user_id: &self.user_id,
+                identity_verification_id: &self.identity_verification_id,
+                provider: self.provider.as_deref(),
+                status: self.status.map(Into::into),
+            },
+            document_check: self
+                .document_check_result
+                .as_ref()
+                .map(DocumentCheckResult::facts_input),
+            extracted_data: self
+                .extracted_data
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+}
+
+impl DocumentCheckResult {
+    fn facts_input(&self) -> DocumentCheckInput<'_> {
+        DocumentCheckInput {
+            person: self.person.as_ref().map(|p| PersonInput {
+                given_names: p.given_names.as_deref(),
+                surname: p.surname.as_deref(),
+                date_of_birth: p.date_of_birth.as_deref(),
+            }),
+            documents: self
+                .documents
+                .iter()
+                .flatten()
+                .map(DocumentResult::facts_input)
+                .collect(),
+        }
+    }
+}
+
+impl DocumentResult {
+    fn facts_input(&self) -> DocumentInput<'_> {
+        DocumentInput {
+            document_type: self.document_type.normalised(),
+            country: self.country.as_deref(),
+            status: self.status.map(Into::into),
+            score: self.score,
+            data: self.data.as_ref().map(DocumentData::facts_input),
+            image_types: self
+                .images
+                .iter()
+                .flatten()
+                .map(|i| i.image_type.as_deref())
+                .collect(),
+            raw_data: self.raw_data.as_ref().map(|raw| match raw {
+                RawData::Text(text) => RawDataInput::Text(text),
+                RawData::Object(map) => RawDataInput::Object(map),
+            }),
+        }
+    }
+}
+
+impl DocumentData {
+    fn facts_input(&self) -> DocumentDataInput<'_> {
+        DocumentDataInput {
+            given_names: self.given_names.as_deref(),
+            surname: self.surname.as_deref(),
+            date_of_birth: self.date_of_birth.as_deref(),
+            place_of_birth: self.place_of_birth.as_deref(),
+            sex: self.sex.as_deref(),
+            nationality: self.nationality.as_deref(),
+            personal_number: self.personal_number.as_deref(),
+            document_number: self.document_number.as_deref(),
+            date_of_issue: self.date_of_issue.as_deref(),
+            date_of_expiry: self.date_of_expiry.as_deref(),
+            authority: self.authority.as_deref(),
+        }
+    }
+}
+
+impl ApproveRequest {
+    /// The call as the facts read it (the selfie frame is checked apart).
+    pub fn facts_input(&self) -> ApproveInput<'_> {
+        ApproveInput {
+            call: CallInput {
+                process_id: &self.process_id,
+                process_type: self.process_type.as_deref(),
+                user_id: &self.user_id,
+                identity_verification_id: &self.identity_verification_id,
+                provider: self.provider.as_deref(),
+                status: self.status.map(Into::into),
+            },
+            score: self.score,
+        }
+    }
+}
+
 /// Answer of `/client/evaluate` and `/client/approve`. `resultReason` is always a string
 /// (empty for a plain `OK`): the Onboarding Server's approve DTO rejects null.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -297,4 +413,94 @@ impl CallbackBody for ApproveRequest {
 pub struct DecisionResponse {
     pub result: DecisionResult,
     pub result_reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::verification::CheckStatus as Status;
+
+    #[test]
+    fn evaluate_facts_input() {
+        let req: EvaluateRequest = serde_json::from_value(json!({
+            "processId": "p", "processType": "onboarding", "identityVerificationId": "iv",
+            "userId": "C-1001", "provider": "microblink", "status": "SUCCESS",
+            "documentCheckResult": {"person": {"surname": "NOVAK"}, "documents": [
+                {"type": "DRIVING_LICENCE", "country": "cze", "status": "FAILURE", "score": 10,
+                 "data": {"dateOfExpiry": "2030-01-15", "authority": "MěÚ"},
+                 "images": [{"type": "FACE_IMAGE", "data": "/9j/"}, {"data": "xx"}],
+                 "rawData": "{\"verification\":{\"ok\":true}}"},
+                {"type": "PASSPORT", "rawData": {"a": 1}},
+            ]}
+        }))
+        .unwrap();
+        let input = req.facts_input();
+        assert_eq!(input.call.process_id, "p");
+        assert_eq!(input.call.process_type, Some("onboarding"));
+        assert_eq!(input.call.user_id, "C-1001");
+        assert_eq!(input.call.identity_verification_id, "iv");
+        assert_eq!(input.call.provider, Some("microblink"));
+        assert_eq!(input.call.status, Some(Status::Success));
+        assert!(input.extracted_data.is_empty());
+        let check = input.document_check.unwrap();
+        let person = check.person.unwrap();
+        assert_eq!(
+            (person.surname, person.given_names, person.date_of_birth),
+            (Some("NOVAK"), None, None)
+        );
+        let [licence, passport] = check.documents.as_slice() else {
+            panic!("two documents expected");
+        };
+        assert_eq!(licence.document_type, "DRIVING_LICENSE");
+        assert_eq!(licence.country, Some("cze"));
+        assert_eq!(licence.status, Some(Status::Failure));
+        assert_eq!(licence.score, Some(10.0));
+        let data = licence.data.unwrap();
+        assert_eq!(data.date_of_expiry, Some("2030-01-15"));
+        assert_eq!(data.authority, Some("MěÚ"));
+        assert_eq!(data.given_names, None);
+        assert_eq!(licence.image_types, [Some("FACE_IMAGE"), None]);
+        assert!(matches!(
+            licence.raw_data,
+            Some(RawDataInput::Text("{\"verification\":{\"ok\":true}}"))
+        ));
+        assert_eq!(passport.document_type, "PASSPORT");
+        assert_eq!(passport.status, None);
+        assert!(passport.data.is_none() && passport.image_types.is_empty());
+        assert!(matches!(passport.raw_data, Some(RawDataInput::Object(m)) if m["a"] == 1));
+    }
+
+    #[test]
+    fn legacy_evaluate_facts_input() {
+        let req: EvaluateRequest = serde_json::from_value(json!({
+            "processId": "p", "identityVerificationId": "iv", "userId": "u",
+            "verificationId": "v", "provider": "zenid", "extractedData": ["a", "b"]
+        }))
+        .unwrap();
+        let input = req.facts_input();
+        assert_eq!(input.call.process_type, None);
+        assert_eq!(input.call.status, None);
+        assert!(input.document_check.is_none());
+        assert_eq!(input.extracted_data, ["a", "b"]);
+    }
+
+    #[test]
+    fn approve_facts_input() {
+        let req: ApproveRequest = serde_json::from_value(json!({
+            "processId": "p", "processType": "onboarding", "userId": "u",
+            "identityVerificationId": "iv", "provider": "iproov", "status": "FAILURE",
+            "score": 10, "presenceCheckResult": {"frame": null}
+        }))
+        .unwrap();
+        let input = req.facts_input();
+        assert_eq!(input.call.process_id, "p");
+        assert_eq!(input.call.process_type, Some("onboarding"));
+        assert_eq!(input.call.user_id, "u");
+        assert_eq!(input.call.identity_verification_id, "iv");
+        assert_eq!(input.call.provider, Some("iproov"));
+        assert_eq!(input.call.status, Some(Status::Failure));
+        assert_eq!(input.score, Some(10.0));
+    }
 }

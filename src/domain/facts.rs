@@ -12,8 +12,9 @@ use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
 use super::images::CheckedImage;
-use crate::api::client::{
-    ApproveRequest, CheckStatus, DocumentData, EvaluateRequest, Person, RawData,
+use super::verification::{
+    ApproveInput, CallInput, CheckStatus, DocumentDataInput, DocumentInput, EvaluateInput,
+    PersonInput, RawDataInput,
 };
 
 /// The registry's record of the customer (`None` in the facts when the user is unknown,
@@ -30,14 +31,14 @@ pub type DocumentImages = Vec<Vec<CheckedImage>>;
 
 /// Facts of a `/client/evaluate` call.
 pub fn evaluate(
-    req: &EvaluateRequest,
+    input: &EvaluateInput<'_>,
     images: &DocumentImages,
     registry: Option<&RegistryPerson>,
     today: NaiveDate,
 ) -> Value {
-    let check = req.document_check_result.as_ref();
-    let documents = check.and_then(|c| c.documents.as_deref()).unwrap_or(&[]);
-    let person = extracted_person(check.and_then(|c| c.person.as_ref()), documents);
+    let check = input.document_check.as_ref();
+    let documents = check.map_or(&[][..], |c| c.documents.as_slice());
+    let person = extracted_person(check.and_then(|c| c.person), documents);
     let has_extracted_data =
         person.is_some() || documents.iter().any(|d| has_data(d.data.as_ref()));
 
@@ -50,8 +51,8 @@ pub fn evaluate(
     let (mut image_count, mut images_valid) = (0_usize, true);
     for (i, doc) in documents.iter().enumerate() {
         let data = doc.data.as_ref();
-        let expiry = data.and_then(|d| parse_date(d.date_of_expiry.as_deref()));
-        let issue = data.and_then(|d| parse_date(d.date_of_issue.as_deref()));
+        let expiry = data.and_then(|d| parse_date(d.date_of_expiry));
+        let issue = data.and_then(|d| parse_date(d.date_of_issue));
         let expired = expiry.map(|e| e < today);
         let days_to_expiry = expiry.map(|e| (e - today).num_days());
         let issued_in_future = issue.map(|d| d > today);
@@ -64,22 +65,21 @@ pub fn evaluate(
         if let Some(score) = doc.score {
             min_score = Some(min_score.map_or(score, |m| m.min(score)));
         }
-        let country = doc.country.as_deref().map(|c| c.trim().to_uppercase());
+        let country = doc.country.map(|c| c.trim().to_uppercase());
         if let Some(c) = &country
             && !c.is_empty()
             && !countries.contains(c)
         {
             countries.push(c.clone());
         }
-        let kind = doc.document_type.normalised();
+        let kind = doc.document_type;
         if !types.contains(&kind) {
             types.push(kind);
         }
-        let sent = doc.images.as_deref().unwrap_or(&[]);
         let checked = images.get(i).map_or(&[][..], Vec::as_slice);
-        let mut doc_images = Vec::with_capacity(sent.len());
-        for (j, image) in sent.iter().enumerate() {
-            let image_type = image.image_type.as_deref().map(normalise_image_type);
+        let mut doc_images = Vec::with_capacity(doc.image_types.len());
+        for (j, image_type) in doc.image_types.iter().enumerate() {
+            let image_type = image_type.map(normalise_image_type);
             let c = checked.get(j);
             let valid = c.is_some_and(CheckedImage::valid);
             image_count += 1;
@@ -103,23 +103,16 @@ pub fn evaluate(
             "daysToExpiry": days_to_expiry,
             "issuedInFuture": issued_in_future,
             "images": doc_images,
-            "rawData": raw_data(doc.raw_data.as_ref()),
+            "rawData": raw_data(doc.raw_data),
         }));
     }
 
-    let birth_date = person
-        .as_ref()
-        .and_then(|p| parse_date(p.date_of_birth.as_deref()));
+    let birth_date = person.and_then(|p| parse_date(p.date_of_birth));
     let mut facts = common(CommonFacts {
         point: "evaluate",
-        process_id: &req.process_id,
-        process_type: req.process_type.as_deref(),
-        user_id: &req.user_id,
-        identity_verification_id: &req.identity_verification_id,
-        provider: req.provider.as_deref(),
-        status: req.status,
+        call: &input.call,
         score: None,
-        legacy_caller: req.process_type.is_none() && req.document_check_result.is_none(),
+        legacy_caller: input.call.process_type.is_none() && input.document_check.is_none(),
         image_count,
         images_valid,
         registry: registry_facts(registry, person.as_ref()),
@@ -147,29 +140,21 @@ pub fn evaluate(
         ("minDaysToExpiry".into(), json!(min_days)),
         ("minDocumentScore".into(), json!(min_score)),
         ("faceImagePresent".into(), json!(face)),
-        (
-            "extractedData".into(),
-            json!(req.extracted_data.as_deref().unwrap_or(&[])),
-        ),
+        ("extractedData".into(), json!(input.extracted_data)),
     ]);
     Value::Object(facts)
 }
 
 /// Facts of a `/client/approve` call. `frame` is the checked selfie when one was sent.
 pub fn approve(
-    req: &ApproveRequest,
+    input: &ApproveInput<'_>,
     frame: Option<&CheckedImage>,
     registry: Option<&RegistryPerson>,
 ) -> Value {
     let mut facts = common(CommonFacts {
         point: "approve",
-        process_id: &req.process_id,
-        process_type: req.process_type.as_deref(),
-        user_id: &req.user_id,
-        identity_verification_id: &req.identity_verification_id,
-        provider: req.provider.as_deref(),
-        status: req.status,
-        score: req.score,
+        call: &input.call,
+        score: input.score,
         legacy_caller: false,
         image_count: usize::from(frame.is_some()),
         images_valid: frame.is_none_or(CheckedImage::valid),
@@ -190,12 +175,7 @@ pub fn approve(
 
 struct CommonFacts<'a> {
     point: &'static str,
-    process_id: &'a str,
-    process_type: Option<&'a str>,
-    user_id: &'a str,
-    identity_verification_id: &'a str,
-    provider: Option<&'a str>,
-    status: Option<CheckStatus>,
+    call: &'a CallInput<'a>,
     score: Option<f64>,
     legacy_caller: bool,
     image_count: usize,
@@ -204,18 +184,19 @@ struct CommonFacts<'a> {
 }
 
 fn common(c: CommonFacts<'_>) -> Map<String, Value> {
+    let call = c.call;
     let mut m = Map::new();
     m.extend([
         ("point".into(), json!(c.point)),
-        ("processId".into(), json!(c.process_id)),
-        ("processType".into(), json!(c.process_type)),
-        ("userId".into(), json!(c.user_id)),
+        ("processId".into(), json!(call.process_id)),
+        ("processType".into(), json!(call.process_type)),
+        ("userId".into(), json!(call.user_id)),
         (
             "identityVerificationId".into(),
-            json!(c.identity_verification_id),
+            json!(call.identity_verification_id),
         ),
-        ("provider".into(), json!(c.provider)),
-        ("status".into(), json!(c.status.map(CheckStatus::as_str))),
+        ("provider".into(), json!(call.provider)),
+        ("status".into(), json!(call.status.map(CheckStatus::as_str))),
         ("score".into(), json!(c.score)),
         ("legacyCaller".into(), json!(c.legacy_caller)),
         ("imageCount".into(), json!(c.image_count)),
@@ -232,77 +213,76 @@ fn normalise_image_type(t: &str) -> &str {
 
 /// The person data: `documentCheckResult.person` when sent, otherwise the first non-null
 /// value of each field across the documents (what the Onboarding Server does itself).
-fn extracted_person(
-    person: Option<&Person>,
-    documents: &[crate::api::client::DocumentResult],
-) -> Option<Person> {
-    let mut p = person.cloned().unwrap_or_default();
+fn extracted_person<'a>(
+    person: Option<PersonInput<'a>>,
+    documents: &[DocumentInput<'a>],
+) -> Option<PersonInput<'a>> {
+    let mut p = person.unwrap_or_default();
     for data in documents.iter().filter_map(|d| d.data.as_ref()) {
-        fill(&mut p.given_names, data.given_names.as_ref());
-        fill(&mut p.surname, data.surname.as_ref());
-        fill(&mut p.date_of_birth, data.date_of_birth.as_ref());
+        fill(&mut p.given_names, data.given_names);
+        fill(&mut p.surname, data.surname);
+        fill(&mut p.date_of_birth, data.date_of_birth);
     }
-    let any = [&p.given_names, &p.surname, &p.date_of_birth]
+    let any = [p.given_names, p.surname, p.date_of_birth]
         .into_iter()
-        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()));
+        .any(|v| v.is_some_and(|s| !s.trim().is_empty()));
     any.then_some(p)
 }
 
-fn fill(slot: &mut Option<String>, value: Option<&String>) {
-    if slot.as_deref().is_none_or(|s| s.trim().is_empty())
+fn fill<'a>(slot: &mut Option<&'a str>, value: Option<&'a str>) {
+    if slot.is_none_or(|s| s.trim().is_empty())
         && let Some(v) = value
     {
-        *slot = Some(v.clone());
+        *slot = Some(v);
     }
 }
 
-fn has_data(data: Option<&DocumentData>) -> bool {
+fn has_data(data: Option<&DocumentDataInput<'_>>) -> bool {
     data.is_some_and(|d| {
         [
-            &d.given_names,
-            &d.surname,
-            &d.date_of_birth,
-            &d.place_of_birth,
-            &d.sex,
-            &d.nationality,
-            &d.personal_number,
-            &d.document_number,
-            &d.date_of_issue,
-            &d.date_of_expiry,
-            &d.authority,
+            d.given_names,
+            d.surname,
+            d.date_of_birth,
+            d.place_of_birth,
+            d.sex,
+            d.nationality,
+            d.personal_number,
+            d.document_number,
+            d.date_of_issue,
+            d.date_of_expiry,
+            d.authority,
         ]
         .into_iter()
-        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+        .any(|v| v.is_some_and(|s| !s.trim().is_empty()))
     })
 }
 
 /// `rawData` as an object whether it came as a JSON string or an object; a string that is
 /// not a JSON object is kept as `{"text": …}` so nothing is lost and rules see a map.
-fn raw_data(raw: Option<&RawData>) -> Value {
+fn raw_data(raw: Option<RawDataInput<'_>>) -> Value {
     match raw {
         None => Value::Null,
-        Some(RawData::Object(map)) => Value::Object(map.clone()),
-        Some(RawData::Text(text)) => match serde_json::from_str::<Value>(text) {
+        Some(RawDataInput::Object(map)) => Value::Object(map.clone()),
+        Some(RawDataInput::Text(text)) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Value::Object(map),
             Ok(_) | Err(_) => json!({ "text": text }),
         },
     }
 }
 
-fn registry_facts(registry: Option<&RegistryPerson>, extracted: Option<&Person>) -> Value {
+fn registry_facts(registry: Option<&RegistryPerson>, extracted: Option<&PersonInput<'_>>) -> Value {
     let Some(r) = registry else {
         return json!({
             "found": false, "givenNamesMatch": null, "surnameMatch": null,
             "birthDateMatch": null, "mismatch": false,
         });
     };
-    let given =
-        extracted.and_then(|p| names_match(r.given_names.as_deref(), p.given_names.as_deref()));
-    let surname = extracted.and_then(|p| names_match(r.surname.as_deref(), p.surname.as_deref()));
+    let given = extracted.and_then(|p| names_match(r.given_names.as_deref(), p.given_names));
+    let surname = extracted.and_then(|p| names_match(r.surname.as_deref(), p.surname));
     let birth = extracted.and_then(|p| {
         match (
             parse_date(r.birth_date.as_deref()),
-            parse_date(p.date_of_birth.as_deref()),
+            parse_date(p.date_of_birth),
         ) {
             (Some(a), Some(b)) => Some(a == b),
             _ => None,
@@ -368,6 +348,7 @@ mod tests {
 
     use super::*;
     use crate::domain::images::{self, ImageLimits};
+    use crate::domain::verification::DocumentCheckInput;
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -418,19 +399,48 @@ mod tests {
         assert_eq!(parse_date(None), None);
     }
 
-    fn evaluate_request(json: Value) -> EvaluateRequest {
-        serde_json::from_value(json).unwrap()
+    fn call() -> CallInput<'static> {
+        CallInput {
+            process_id: "p",
+            process_type: Some("onboarding"),
+            user_id: "u",
+            identity_verification_id: "iv",
+            provider: None,
+            status: Some(CheckStatus::Success),
+        }
     }
 
-    fn with_data(data: Value) -> EvaluateRequest {
-        evaluate_request(json!({
-            "processId": "p", "processType": "onboarding", "identityVerificationId": "iv",
-            "userId": "C-1001", "status": "SUCCESS",
-            "documentCheckResult": {"person": null, "documents": [
-                {"type": "DRIVING_LICENCE", "country": "cze", "status": "SUCCESS", "score": 10,
-                 "data": data, "images": [], "rawData": "{\"verification\":{\"ok\":true}}"},
-            ]}
-        }))
+    fn document(document_type: &'static str) -> DocumentInput<'static> {
+        DocumentInput {
+            document_type,
+            country: None,
+            status: Some(CheckStatus::Success),
+            score: None,
+            data: None,
+            image_types: vec![],
+            raw_data: None,
+        }
+    }
+
+    fn evaluate_input(documents: Vec<DocumentInput<'static>>) -> EvaluateInput<'static> {
+        EvaluateInput {
+            call: call(),
+            document_check: Some(DocumentCheckInput {
+                person: None,
+                documents,
+            }),
+            extracted_data: vec![],
+        }
+    }
+
+    fn with_data(data: DocumentDataInput<'static>) -> EvaluateInput<'static> {
+        evaluate_input(vec![DocumentInput {
+            country: Some("cze"),
+            score: Some(10.0),
+            data: Some(data),
+            raw_data: Some(RawDataInput::Text("{\"verification\":{\"ok\":true}}")),
+            ..document("DRIVING_LICENSE")
+        }])
     }
 
     fn registry() -> RegistryPerson {
@@ -469,7 +479,11 @@ mod tests {
             ),
         ];
         for (expiry, issue, expired, days, future) in cases {
-            let req = with_data(json!({"dateOfExpiry": expiry, "dateOfIssue": issue}));
+            let req = with_data(DocumentDataInput {
+                date_of_expiry: Some(expiry),
+                date_of_issue: Some(issue),
+                ..Default::default()
+            });
             let f = evaluate(&req, &vec![vec![]], None, today);
             let doc = &f["documents"][0];
             assert_eq!(doc["expired"], json!(expired), "{expiry}");
@@ -490,9 +504,13 @@ mod tests {
     fn registry_match_facts() {
         let today = date("2026-11-23");
         let reg = registry();
-        let same = with_data(
-            json!({"givenNames": "JAN", "surname": "NOVAK", "dateOfBirth": "1985-03-02"}),
-        );
+        let jan_novak = DocumentDataInput {
+            given_names: Some("JAN"),
+            surname: Some("NOVAK"),
+            date_of_birth: Some("1985-03-02"),
+            ..Default::default()
+        };
+        let same = with_data(jan_novak);
         let f = evaluate(&same, &vec![vec![]], Some(&reg), today);
         assert_eq!(
             f["registry"],
@@ -500,9 +518,10 @@ mod tests {
                    "birthDateMatch": true, "mismatch": false})
         );
         assert_eq!(f["age"], json!(41));
-        let other = with_data(
-            json!({"givenNames": "JAN", "surname": "NOVAK", "dateOfBirth": "1985-03-03"}),
-        );
+        let other = with_data(DocumentDataInput {
+            date_of_birth: Some("1985-03-03"),
+            ..jan_novak
+        });
         let f = evaluate(&other, &vec![vec![]], Some(&reg), today);
         assert_eq!(f["registry"]["birthDateMatch"], json!(false));
         assert_eq!(f["registry"]["mismatch"], json!(true));
@@ -513,12 +532,7 @@ mod tests {
 
     #[test]
     fn missing_extracted_data_is_a_fact() {
-        let req = evaluate_request(json!({
-            "processId": "p", "processType": "onboarding", "identityVerificationId": "iv",
-            "userId": "u", "status": "SUCCESS",
-            "documentCheckResult": {"person": null, "documents": [
-                {"type": "ID_CARD", "status": "SUCCESS", "images": []}]}
-        }));
+        let req = evaluate_input(vec![document("ID_CARD")]);
         let f = evaluate(&req, &vec![vec![]], Some(&registry()), date("2026-11-23"));
         assert_eq!(f["hasExtractedData"], json!(false));
         assert_eq!(f["age"], Value::Null);
@@ -531,10 +545,16 @@ mod tests {
 
     #[test]
     fn legacy_request_facts() {
-        let req = evaluate_request(json!({
-            "processId": "p", "identityVerificationId": "iv", "userId": "u",
-            "verificationId": "v", "provider": "zenid", "extractedData": ["a", "b"]
-        }));
+        let req = EvaluateInput {
+            call: CallInput {
+                process_type: None,
+                provider: Some("zenid"),
+                status: None,
+                ..call()
+            },
+            document_check: None,
+            extracted_data: vec!["a", "b"],
+        };
         let f = evaluate(&req, &vec![], None, date("2026-11-23"));
         assert_eq!(f["legacyCaller"], json!(true));
         assert_eq!(f["documentCount"], json!(0));
@@ -551,13 +571,10 @@ mod tests {
         let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
         jpeg.resize(200, 1);
         let good = base64::engine::general_purpose::STANDARD.encode(&jpeg);
-        let req = evaluate_request(json!({
-            "processId": "p", "processType": "onboarding", "identityVerificationId": "iv",
-            "userId": "u", "status": "SUCCESS",
-            "documentCheckResult": {"documents": [
-                {"type": "PASSPORT", "status": "SUCCESS",
-                 "images": [{"type": "FACE_IMAGE", "data": good}, {"type": "DOCUMENT_FRONT_SIDE", "data": "%%%"}]}]}
-        }));
+        let req = evaluate_input(vec![DocumentInput {
+            image_types: vec![Some("FACE_IMAGE"), Some("DOCUMENT_FRONT_SIDE")],
+            ..document("PASSPORT")
+        }]);
         let checked = vec![vec![
             images::check(&good, limits),
             images::check("%%%", limits),
@@ -576,12 +593,13 @@ mod tests {
 
     #[test]
     fn approve_facts() {
-        let req: ApproveRequest = serde_json::from_value(json!({
-            "processId": "p", "processType": "onboarding", "userId": "u",
-            "identityVerificationId": "iv", "provider": "iproov", "status": "SUCCESS",
-            "score": 10, "presenceCheckResult": {"frame": null}
-        }))
-        .unwrap();
+        let req = ApproveInput {
+            call: CallInput {
+                provider: Some("iproov"),
+                ..call()
+            },
+            score: Some(10.0),
+        };
         let f = approve(&req, None, None);
         assert_eq!(f["score"], json!(10.0));
         assert_eq!(f["status"], json!("SUCCESS"));

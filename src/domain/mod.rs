@@ -6,3 +6,4 @@ pub mod identification;
 pub mod images;
 pub mod otp_delivery;
 pub mod policy;
+pub mod verification;

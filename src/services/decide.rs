@@ -354,7 +354,7 @@ fn prepare(
                 }
                 checked.push(per_doc);
             }
-            let facts = facts::evaluate(&req, &checked, registry, today);
+            let facts = facts::evaluate(&req.facts_input(), &checked, registry, today);
             let mut summary = serde_json::to_value(&req)?;
             redact_document_images(&mut summary, &received);
             Ok(Prepared {
@@ -370,7 +370,7 @@ fn prepare(
                 .and_then(|p| p.frame.take())
                 .map(|f| check(Some(f)));
             let frame_bytes = frame.as_mut().and_then(|f| f.bytes.take());
-            let facts = facts::approve(&req, frame.as_ref(), registry);
+            let facts = facts::approve(&req.facts_input(), frame.as_ref(), registry);
             let mut summary = serde_json::to_value(&req)?;
             if let Some(f) = &frame
                 && let Some(slot) = summary.pointer_mut("/presenceCheckResult/frame")
