@@ -165,6 +165,9 @@ pub async fn decide(
     let prepared = prepare(request, registry.as_ref(), limits, now.date_naive())
         .map_err(|e| Error::Unexpected(e.into()))?;
 
+    // Inside the transaction: the facts come from its reads. The CEL policy takes
+    // microseconds; a compiled engine that calls another server must bound its own time
+    // (docs/policy.md, "Compiled engines").
     let mut verdict = decider
         .decide(ids.point, ids.process_type.as_deref(), &prepared.facts)
         .await;

@@ -46,7 +46,8 @@ pub enum Found {
     User(Identified),
     /// Nobody (nothing is written).
     Nobody,
-    /// Several active registry entries match: nobody is picked (nothing is written).
+    /// Several active registry entries match: nobody is picked (nothing is written). In
+    /// prospect mode the identification gets its prospect id instead.
     Several(usize),
 }
 
@@ -71,8 +72,12 @@ pub async fn identify(
                 customer.user_id,
                 fallback == AddressFallback::MissingAddress && customer.email.is_none(),
             ),
-            customers::Match::Several(n) => return Ok(Found::Several(n)),
-            customers::Match::None if settings.lookup.unknown_user == UnknownUser::Prospect => {
+            // Nobody, or nobody certain: in prospect mode the identification gets its
+            // prospect id.
+            found if settings.lookup.unknown_user == UnknownUser::Prospect => {
+                if let customers::Match::Several(matches) = found {
+                    tracing::warn!(matches, "identification matches several customers");
+                }
                 let candidate = format!(
                     "{}{}",
                     settings.lookup.prospect_prefix,
@@ -89,6 +94,7 @@ pub async fn identify(
                 .await?;
                 (user_id, fallback != AddressFallback::Never)
             }
+            customers::Match::Several(n) => return Ok(Found::Several(n)),
             customers::Match::None => return Ok(Found::Nobody),
         },
         Who::Process => match processes::find(&txn, lookup.process_id)

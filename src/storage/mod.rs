@@ -147,7 +147,8 @@ where
     K: IntoIterator<Item = C>,
 {
     let insert = <A::Entity as EntityTrait>::insert(model);
-    let inserted = if db.get_database_backend() == DatabaseBackend::MySql {
+    let is_mysql = db.get_database_backend() == DatabaseBackend::MySql;
+    let inserted = if is_mysql {
         insert.exec(db).await
     } else {
         insert
@@ -158,7 +159,9 @@ where
     match inserted {
         Ok(done) => Ok(Some(done.last_insert_id)),
         Err(DbErr::RecordNotInserted) => Ok(None),
-        Err(e) if is_unique_violation(&e) => Ok(None),
+        // Only MySQL's duplicate of `key` arrives as an error (elsewhere another unique
+        // constraint's violation is a real error, and it aborted a PostgreSQL transaction).
+        Err(e) if is_mysql && is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }

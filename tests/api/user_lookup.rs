@@ -200,3 +200,48 @@ async fn imported_customers_are_found_by_lookup_and_a_reimport_updates_them() {
     );
     assert_eq!(app.count("customer").await, 1);
 }
+
+/// Two active customers with the same identification: nobody is picked. By default that is
+/// a 404; in prospect mode the identification gets its prospect id, as an unknown one does.
+#[tokio::test]
+async fn an_identification_matching_several_customers_picks_nobody() {
+    let twins = |app: &crate::helpers::TestApp| {
+        let rows = vec![
+            onboarding_adapter::storage::customers::NewCustomer {
+                user_id: "T-1".into(),
+                client_number: Some("777".into()),
+                birth_date: Some("1991-01-01".into()),
+                ..Default::default()
+            },
+            onboarding_adapter::storage::customers::NewCustomer {
+                user_id: "T-2".into(),
+                client_number: Some("777".into()),
+                birth_date: Some("1991-01-01".into()),
+                ..Default::default()
+            },
+        ];
+        let db = app.db.clone();
+        async move {
+            onboarding_adapter::import::import(&db, &rows, chrono::Utc::now())
+                .await
+                .expect("import");
+        }
+    };
+    let app = spawn_app().await;
+    twins(&app).await;
+    let (status, body) = app
+        .post_json("/user/lookup", lookup("p-t", "777", "1991-01-01"))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(app.count("process").await, 0);
+
+    let app = spawn_app_with(|s| s.lookup.unknown_user = UnknownUser::Prospect).await;
+    twins(&app).await;
+    let (status, body) = app
+        .post_json("/user/lookup", lookup("p-t", "777", "1991-01-01"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["userId"].as_str().expect("userId");
+    assert!(id.starts_with("P-"), "{id}");
+    assert_eq!(app.count("prospect").await, 1);
+}
