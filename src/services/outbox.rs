@@ -83,6 +83,11 @@ impl Worker {
         let lease = chrono::Duration::seconds(
             i64::try_from(self.settings.delivery.lease_secs).unwrap_or(60),
         );
+        // Most polls find nothing: a read on the pool, not a write transaction (on SQLite
+        // that would take the write lock every poll).
+        if !outbox::any_due(self.db.reads(), now).await? {
+            return Ok(ExecutionOutcome::EmptyQueue);
+        }
         let txn = self.db.begin().await?;
         let claimed = outbox::claim(&txn, &self.owner, now, now + lease).await?;
         txn.commit().await?;

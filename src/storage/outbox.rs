@@ -74,6 +74,23 @@ fn due(now: DateTime<Utc>) -> Condition {
         )
 }
 
+/// Whether any message is due (a plain read: the worker opens no write transaction when
+/// nothing is).
+///
+/// # Errors
+/// Database errors.
+pub async fn any_due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let due = outbox_message::Entity::find()
+        .select_only()
+        .column(outbox_message::Column::Id)
+        .filter(due(now))
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(due.is_some())
+}
+
 /// Claims one due message for `owner` until `lease_until`; `None` when nothing is due. Runs
 /// in the caller's transaction, which it leaves to commit: on PostgreSQL and MySQL the
 /// candidate row is locked (`FOR UPDATE SKIP LOCKED`, so instances claim different
