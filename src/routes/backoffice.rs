@@ -18,12 +18,12 @@ use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
 use crate::services::outbox;
 use crate::services::policy::ReloadOutcome;
-use crate::services::review::{self, Actor, CaseFilter, Reader, Resolve};
+use crate::services::review::{self, Actor, CaseFilter, Resolve};
 use crate::state::AppState;
 
 /// Who acts, for the audit log.
-fn reader(staff: &Staff) -> Reader<'_> {
-    Reader {
+fn actor(staff: &Staff) -> Actor<'_> {
+    Actor {
         name: &staff.username,
         role: staff.role.as_str(),
     }
@@ -91,7 +91,7 @@ pub async fn list_cases(
     };
     let paging = (page, page_size);
     let (items, total) =
-        review::list_cases(&state.db, reader(&staff), &filter, paging, &ctx, now).await?;
+        review::list_cases(&state.db, actor(&staff), &filter, paging, &ctx, now).await?;
     Ok(web::Json(CasePage {
         items: items.iter().map(CaseSummary::from).collect(),
         total,
@@ -125,7 +125,7 @@ pub async fn get_case(
     staff.require(Role::Reviewer)?;
     let detail = review::read_case(
         &state.db,
-        reader(&staff),
+        actor(&staff),
         id.into_inner(),
         &ctx,
         state.clock.now(),
@@ -159,7 +159,7 @@ pub async fn list_case_images(
     staff.require(Role::Reviewer)?;
     let items = review::list_images(
         &state.db,
-        reader(&staff),
+        actor(&staff),
         id.into_inner(),
         &ctx,
         state.clock.now(),
@@ -213,7 +213,7 @@ pub async fn get_case_image(
     let (row, bytes) = review::read_image(
         &state.db,
         &state.settings,
-        reader(&staff),
+        actor(&staff),
         path.into_inner(),
         &ctx,
         state.clock.now(),
@@ -267,13 +267,16 @@ pub async fn resolve_case(
         reason: &req.reason_code,
         note: req.note.clone(),
     };
-    let actor = Actor {
-        name: staff.username.clone(),
-        role: staff.role.as_str(),
-    };
     let now = state.clock.now();
-    let case = review::resolve(&state.db, &state.settings, resolution, &actor, &ctx, now).await?;
-    let detail = review::detail_of(&state.db, case).await?;
+    let detail = review::resolve(
+        &state.db,
+        &state.settings,
+        resolution,
+        actor(&staff),
+        &ctx,
+        now,
+    )
+    .await?;
     Ok(web::Json(case_detail(detail)))
 }
 
@@ -303,7 +306,7 @@ pub async fn list_outbox(
     let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
     let (items, total) = outbox::list(
         &state.db,
-        reader(&staff),
+        actor(&staff),
         query.status.as_deref(),
         (page, page_size),
         &ctx,
@@ -343,7 +346,7 @@ pub async fn retry_outbox(
     let message = outbox::retry(
         &state.db,
         &state.settings,
-        reader(&staff),
+        actor(&staff),
         id.into_inner(),
         &ctx,
         state.clock.now(),
@@ -445,15 +448,7 @@ pub async fn reload_policy(
         }
     };
     let now = state.clock.now();
-    review::record_action(
-        &state.db,
-        reader(&staff),
-        "policy.reload",
-        detail,
-        &ctx,
-        now,
-    )
-    .await?;
+    review::record_action(&state.db, actor(&staff), "policy.reload", detail, &ctx, now).await?;
     result.map(|previous| web::Json(policy_view(&state, previous)))
 }
 
@@ -481,7 +476,7 @@ pub async fn list_audit(
     let (page, page_size) = paging(query.page, query.page_size).map_err(ApiError::BadRequest)?;
     let (items, total) = review::read_audit(
         &state.db,
-        reader(&staff),
+        actor(&staff),
         (page, page_size),
         &ctx,
         state.clock.now(),

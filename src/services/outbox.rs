@@ -274,7 +274,7 @@ impl Worker {
 /// Database errors.
 pub async fn list(
     db: &Database,
-    by: review::Reader<'_>,
+    by: review::Actor<'_>,
     status: Option<&str>,
     (page, page_size): (u64, u64),
     ctx: &RequestContext,
@@ -303,7 +303,7 @@ pub async fn list(
 pub async fn retry(
     db: &Database,
     settings: &Settings,
-    by: review::Reader<'_>,
+    by: review::Actor<'_>,
     id: i64,
     ctx: &RequestContext,
     now: DateTime<Utc>,

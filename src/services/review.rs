@@ -96,11 +96,12 @@ pub async fn open_for_wait(
     .await
 }
 
-/// Who resolves a case.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub name: String,
-    pub role: &'static str,
+/// Who acts in the back office (a reviewer, an admin, or the deadline policy), as the
+/// audit log and the resolution name them.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub name: &'a str,
+    pub role: &'a str,
 }
 
 /// A resolution of a case.
@@ -115,7 +116,8 @@ pub struct Resolve<'a> {
 }
 
 /// Resolves an open case with `result` (OK/NOK), enqueues the callback and writes the
-/// audit entry, all in one transaction. Answers the resolved case.
+/// audit entry, all in one transaction. Answers the resolved case with its delivery, read
+/// in that transaction.
 ///
 /// # Errors
 /// Unknown case; case no longer open (conflict); database errors.
@@ -123,10 +125,10 @@ pub async fn resolve(
     db: &Database,
     settings: &Settings,
     resolution: Resolve<'_>,
-    actor: &Actor,
+    actor: Actor<'_>,
     ctx: &RequestContext,
     now: DateTime<Utc>,
-) -> Result<review_case::Model, Error> {
+) -> Result<CaseDetail, Error> {
     let Resolve {
         case_id,
         status,
@@ -135,9 +137,7 @@ pub async fn resolve(
         note,
     } = resolution;
     let txn = db.begin().await?;
-    let case = review::get(&txn, case_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such review case".into()))?;
+    let case = case_of(&txn, case_id).await?;
     let closed = review::close(
         &txn,
         case_id,
@@ -146,7 +146,7 @@ pub async fn resolve(
             result: result.as_str().to_owned(),
             reason: reason.to_owned(),
             note: note.clone(),
-            by: actor.name.clone(),
+            by: actor.name.to_owned(),
         },
         now,
     )
@@ -177,26 +177,18 @@ pub async fn resolve(
         now,
     )
     .await?;
-    audit::record(
-        &txn,
-        audit::Entry {
-            actor: &actor.name,
-            role: actor.role,
-            action: if status == review::EXPIRED {
-                "case.expire"
-            } else {
-                "case.resolve"
-            },
-            target: Some(format!("case:{case_id}")),
-            detail: json!({"result": result.as_str(), "reasonCode": reason, "note": note}),
-        },
-        ctx,
-        now,
-    )
-    .await?;
-    let resolved = review::get(&txn, case_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such review case".into()))?;
+    let action = if status == review::EXPIRED {
+        "case.expire"
+    } else {
+        "case.resolve"
+    };
+    let (target, detail_json) = (
+        Some(format!("case:{case_id}")),
+        json!({"result": result.as_str(), "reasonCode": reason, "note": note}),
+    );
+    audited(&txn, actor, action, target, detail_json, ctx, now).await?;
+    let resolved = case_of(&txn, case_id).await?;
+    let resolved = detail(&txn, resolved).await?;
     txn.commit().await?;
     tracing::info!(case_id, result = result.as_str(), reason, by = %actor.name, "review case resolved");
     Ok(resolved)
@@ -213,7 +205,7 @@ pub async fn expire_overdue(
 ) -> anyhow::Result<usize> {
     let mut expired = 0;
     let system = Actor {
-        name: "system:deadline".into(),
+        name: "system:deadline",
         role: "system",
     };
     for case in review::overdue(db.reads(), now, 100).await? {
@@ -228,7 +220,7 @@ pub async fn expire_overdue(
             reason: &settings.review.expiry_reason,
             note: Some("resolved automatically at the review deadline".into()),
         };
-        match resolve(db, settings, resolution, &system, &ctx, now).await {
+        match resolve(db, settings, resolution, system, &ctx, now).await {
             Ok(_) => expired += 1,
             // Resolved meanwhile by a reviewer or another instance.
             Err(Error::Conflict(_) | Error::NotFound(_)) => {}
@@ -238,17 +230,10 @@ pub async fn expire_overdue(
     Ok(expired)
 }
 
-/// A back-office user acting, for the audit log.
-#[derive(Debug, Clone, Copy)]
-pub struct Reader<'a> {
-    pub name: &'a str,
-    pub role: &'a str,
-}
-
 /// Writes the audit entry of a back-office action on `txn`.
 pub(super) async fn audited(
     txn: &impl ConnectionTrait,
-    by: Reader<'_>,
+    by: Actor<'_>,
     action: &str,
     target: Option<String>,
     detail: serde_json::Value,
@@ -276,7 +261,7 @@ pub(super) async fn audited(
 /// Database errors.
 pub async fn record_action(
     db: &Database,
-    by: Reader<'_>,
+    by: Actor<'_>,
     action: &str,
     detail: serde_json::Value,
     ctx: &RequestContext,
@@ -308,21 +293,13 @@ async fn detail(txn: &impl ConnectionTrait, case: review_case::Model) -> Result<
     })
 }
 
-/// The case detail answered after a resolution (read on the pool: nothing is written).
-///
-/// # Errors
-/// Database errors.
-pub async fn detail_of(db: &Database, case: review_case::Model) -> Result<CaseDetail, Error> {
-    Ok(detail(db.reads(), case).await?)
-}
-
 /// A page of cases (and the total matching), audited.
 ///
 /// # Errors
 /// Database errors.
 pub async fn list_cases(
     db: &Database,
-    by: Reader<'_>,
+    by: Actor<'_>,
     filter: &CaseFilter,
     (page, page_size): (u64, u64),
     ctx: &RequestContext,
@@ -348,7 +325,7 @@ async fn case_of(txn: &impl ConnectionTrait, id: i64) -> Result<review_case::Mod
 /// Unknown case; database errors.
 pub async fn read_case(
     db: &Database,
-    by: Reader<'_>,
+    by: Actor<'_>,
     id: i64,
     ctx: &RequestContext,
     now: DateTime<Utc>,
@@ -368,7 +345,7 @@ pub async fn read_case(
 /// Unknown case; database errors.
 pub async fn list_images(
     db: &Database,
-    by: Reader<'_>,
+    by: Actor<'_>,
     id: i64,
     ctx: &RequestContext,
     now: DateTime<Utc>,
@@ -389,7 +366,7 @@ pub async fn list_images(
 pub async fn read_image(
     db: &Database,
     settings: &Settings,
-    by: Reader<'_>,
+    by: Actor<'_>,
     (id, image_id): (i64, i64),
     ctx: &RequestContext,
     now: DateTime<Utc>,
@@ -418,7 +395,7 @@ pub async fn read_image(
 /// Database errors.
 pub async fn read_audit(
     db: &Database,
-    by: Reader<'_>,
+    by: Actor<'_>,
     (page, page_size): (u64, u64),
     ctx: &RequestContext,
     now: DateTime<Utc>,
