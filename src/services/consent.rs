@@ -65,24 +65,22 @@ pub async fn record_decision(
     let txn = db.begin().await?;
     let text_version = match call.process_id {
         Some(process_id) => {
+            processes::touch(
+                &txn,
+                processes::ProcessSeen {
+                    process_id,
+                    process_type: call.process_type,
+                    user_id: call.user_id,
+                    identity_verification_id: None,
+                    callback: "consent_storage",
+                },
+                now,
+            )
+            .await?;
             consents::last_served_version(&txn, process_id, call.consent_type).await?
         }
         None => None,
     };
-    if let Some(process_id) = call.process_id {
-        processes::touch(
-            &txn,
-            processes::ProcessSeen {
-                process_id,
-                process_type: call.process_type,
-                user_id: call.user_id,
-                identity_verification_id: None,
-                callback: "consent_storage",
-            },
-            now,
-        )
-        .await?;
-    }
     consents::record_decision(
         &txn,
         consents::Decision {

@@ -11,23 +11,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lettre::Address;
-use secrecy::ExposeSecret;
-
 use sea_orm::DatabaseTransaction;
+use secrecy::ExposeSecret;
 
 use super::Error;
 use crate::api::otp::{OtpSendRequest, OtpType};
-use crate::configuration::AddressFallback;
-use crate::configuration::Settings;
+use crate::configuration::{AddressFallback, Settings};
 use crate::domain::otp_delivery::{AddressSource, Outcome, mask_address};
-use crate::email::{FailureClass, OutgoingMail, Values};
-use crate::email::{MailTemplates, Mailer};
+use crate::email::{FailureClass, MailTemplates, Mailer, OutgoingMail, Values};
 use crate::observe::RequestContext;
-use crate::storage::Database;
 use crate::storage::otp::{self, CapScope, Delivery, Finish};
-use crate::storage::{contacts, customers, processes};
+use crate::storage::{Database, contacts, customers, processes};
 
-/// Where the code goes.
 /// What delivering an OTP needs.
 pub struct Deps<'a> {
     pub db: &'a Database,
@@ -38,6 +33,7 @@ pub struct Deps<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Where the code goes.
 struct Destination {
     address: Address,
     source: AddressSource,
@@ -52,15 +48,15 @@ struct Destination {
 /// Only database failures before anything was sent (the caps cannot be checked without
 /// the database); SMTP failures are never errors.
 pub async fn deliver(
-    state: &Deps<'_>,
+    deps: &Deps<'_>,
     ctx: &RequestContext,
     req: &OtpSendRequest,
     started: Instant,
 ) -> Result<bool, Error> {
-    let now = state.now;
+    let now = deps.now;
     // The process, the destination and the reservation of the attempt in one transaction,
     // committed before anything is sent: a message out always has its record.
-    let txn = state.db.begin().await?;
+    let txn = deps.db.begin().await?;
     processes::touch(
         &txn,
         processes::ProcessSeen {
@@ -86,7 +82,7 @@ pub async fn deliver(
     let elapsed_ms =
         |since: Instant| i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX);
 
-    let Some(mailer) = state.mailer else {
+    let Some(mailer) = deps.mailer else {
         delivery.outcome = Outcome::NotConfigured.as_str().to_owned();
         delivery.detail = Some("no SMTP server configured (mail.smtp_host)".into());
         delivery.duration_ms = elapsed_ms(started);
@@ -100,7 +96,7 @@ pub async fn deliver(
         return Ok(false);
     };
 
-    let destination = match destination(&txn, state, req).await? {
+    let destination = match destination(&txn, deps, req).await? {
         Ok(destination) => destination,
         Err((outcome, detail)) => {
             delivery.outcome = outcome.as_str().to_owned();
@@ -118,7 +114,7 @@ pub async fn deliver(
         }
     };
     let masked = mask_address(destination.address.as_ref());
-    let language = state
+    let language = deps
         .templates
         .language([req.language.as_deref(), destination.language.as_deref()]);
     delivery.destination_masked = Some(masked.clone());
@@ -129,7 +125,7 @@ pub async fn deliver(
     // each other's reservations, so together they never exceed a cap.
     let id = otp::record(&txn, delivery, ctx, now).await?;
     txn.commit().await?;
-    if let Some(reason) = over_cap(state, req, now).await? {
+    if let Some(reason) = over_cap(deps, req, now).await? {
         let finish = Finish {
             outcome: Outcome::Capped,
             detail: Some(reason.clone()),
@@ -139,7 +135,7 @@ pub async fn deliver(
             smtp_ms: None,
             duration_ms: elapsed_ms(started),
         };
-        record_finish(state, id, finish).await?;
+        record_finish(deps, id, finish).await?;
         tracing::warn!(
             otp_type = otp_type.as_str(),
             outcome = Outcome::Capped.as_str(),
@@ -150,8 +146,8 @@ pub async fn deliver(
         return Ok(false);
     }
 
-    let settings = &state.settings.otp;
-    let rendered = state.templates.render(
+    let settings = &deps.settings.otp;
+    let rendered = deps.templates.render(
         &language,
         otp_type,
         &Values {
@@ -212,7 +208,7 @@ pub async fn deliver(
         finish.detail.clone(),
     );
     // The message is out (or not); a failing write must not turn that into a 5xx.
-    if let Err(e) = record_finish(state, id, finish).await {
+    if let Err(e) = record_finish(deps, id, finish).await {
         tracing::error!(error.cause_chain = ?e, delivery_id = id, "Failed to record the OTP delivery outcome");
     }
     if sent {
@@ -246,10 +242,10 @@ pub async fn deliver(
 /// [`AddressFallback`]), or why there is none.
 async fn destination(
     txn: &DatabaseTransaction,
-    state: &Deps<'_>,
+    deps: &Deps<'_>,
     req: &OtpSendRequest,
 ) -> Result<Result<Destination, (Outcome, &'static str)>, Error> {
-    let fallback = state.settings.otp.address_fallback;
+    let fallback = deps.settings.otp.address_fallback;
     let customer = customers::find_by_user_id(txn, &req.user_id).await?;
     let from_identification = |language: Option<String>| async move {
         let found = contacts::find(txn, &req.process_id, &req.user_id).await?;
@@ -309,11 +305,11 @@ async fn destination(
 /// Why a cap forbids this send, if one does. The current attempt is already reserved and
 /// therefore counted.
 async fn over_cap(
-    state: &Deps<'_>,
+    deps: &Deps<'_>,
     req: &OtpSendRequest,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, Error> {
-    let s = &state.settings.otp;
+    let s = &deps.settings.otp;
     let window = chrono::Duration::seconds(i64::try_from(s.cap_window_secs).unwrap_or(i64::MAX));
     let since = now
         .checked_sub_signed(window)
@@ -329,7 +325,7 @@ async fn over_cap(
         if max == 0 {
             continue;
         }
-        let attempts = otp::count_attempts(state.db.reads(), scope, since).await?;
+        let attempts = otp::count_attempts(deps.db.reads(), scope, since).await?;
         if attempts > u64::from(max) {
             return Ok(Some(format!(
                 "{name} cap: at most {max} sends per {} s",
@@ -342,8 +338,8 @@ async fn over_cap(
 
 /// Records how an attempt ended, in a transaction of its own (the reservation committed
 /// before the message was sent).
-async fn record_finish(state: &Deps<'_>, id: i64, finish: Finish) -> Result<(), Error> {
-    let txn = state.db.begin().await?;
+async fn record_finish(deps: &Deps<'_>, id: i64, finish: Finish) -> Result<(), Error> {
+    let txn = deps.db.begin().await?;
     otp::finish(&txn, id, finish).await?;
     txn.commit().await?;
     Ok(())

@@ -213,8 +213,15 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
+        self.count_where(table, "1 = 1").await
+    }
+
+    /// Rows of `table` that meet the SQL `condition`.
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
         let rows = self
-            .rows(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .rows(&format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
+            ))
             .await;
         rows.first()
             .map(|r| r.try_get::<i64>("", "n").expect("count"))

@@ -51,17 +51,6 @@ fn waiting_evaluate(iv: &str) -> Value {
             "documents": [{"type": "ID_CARD", "status": "SUCCESS", "images": []}]}})
 }
 
-async fn count_where(app: &TestApp, table: &str, condition: &str) -> i64 {
-    let rows = app
-        .rows(&format!(
-            "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
-        ))
-        .await;
-    rows.first()
-        .map(|r| r.try_get::<i64>("", "n").expect("count"))
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn a_wait_whose_review_case_cannot_be_opened_stores_nothing() {
     let app = spawn_app().await;
@@ -73,9 +62,9 @@ async fn a_wait_whose_review_case_cannot_be_opened_stores_nothing() {
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["errorCode"], "ERROR_GENERIC");
     let of_call = "identity_verification_id = 'iv-uow'";
-    assert_eq!(count_where(&app, "decision", of_call).await, 0);
+    assert_eq!(app.count_where("decision", of_call).await, 0);
     assert_eq!(
-        count_where(&app, "process", "process_id = 'p-iv-uow'").await,
+        app.count_where("process", "process_id = 'p-iv-uow'").await,
         0
     );
     assert_eq!(app.count("review_case").await, 0);
@@ -90,8 +79,8 @@ async fn a_wait_whose_review_case_cannot_be_opened_stores_nothing() {
         .post_json("/client/evaluate", waiting_evaluate("iv-uow"))
         .await;
     assert_eq!((status, &again), (200, &body));
-    assert_eq!(count_where(&app, "decision", of_call).await, 1);
-    assert_eq!(count_where(&app, "review_case", of_call).await, 1);
+    assert_eq!(app.count_where("decision", of_call).await, 1);
+    assert_eq!(app.count_where("review_case", of_call).await, 1);
 }
 
 #[tokio::test]
@@ -114,7 +103,9 @@ async fn a_resolution_whose_callback_cannot_be_queued_changes_nothing() {
     assert_eq!(detail["status"], "OPEN", "{detail}");
     assert_eq!(app.count("outbox_message").await, 0);
     // Only the reads since (the page and the case) were audited: no resolution entry.
-    let resolutions = count_where(&app, "audit_log", "action = 'case.resolve'").await;
+    let resolutions = app
+        .count_where("audit_log", "action = 'case.resolve'")
+        .await;
     assert_eq!(resolutions, 0);
     assert!(app.count("audit_log").await > audit_before);
 
@@ -123,7 +114,9 @@ async fn a_resolution_whose_callback_cannot_be_queued_changes_nothing() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "RESOLVED");
     assert_eq!(app.count("outbox_message").await, 1);
-    let resolutions = count_where(&app, "audit_log", "action = 'case.resolve'").await;
+    let resolutions = app
+        .count_where("audit_log", "action = 'case.resolve'")
+        .await;
     assert_eq!(resolutions, 1);
     // A second resolution is refused and queues nothing more.
     let (status, _) = app.admin_post(REVIEWER, &path, resolve).await;
