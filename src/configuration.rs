@@ -272,11 +272,131 @@ pub struct OnboardingServerSettings {
     pub username: Option<String>,
     #[serde(serialize_with = "serialize_secret_opt")]
     pub password: Option<SecretString>,
-    /// Bearer token instead of Basic auth (OIDC deployments).
+    /// A static bearer token instead of Basic auth (prefer `oauth2`: static tokens expire).
     #[serde(serialize_with = "serialize_secret_opt")]
     pub bearer_token: Option<SecretString>,
+    /// A static header instead, e.g. an API key of the bank's gateway.
+    pub header: Option<StaticHeader>,
+    /// OAuth 2.0 client credentials (the server's `OIDC` auth type): a token from the
+    /// token endpoint, cached until shortly before it expires, fetched again once when the
+    /// server answers 401.
+    pub oauth2: Option<OAuth2Settings>,
     pub connect_timeout_ms: u64,
     pub timeout_ms: u64,
+    /// The Onboarding Server's JVM time zone (IANA name, e.g. `Europe/Prague`). Unset: a
+    /// date it sends as an instant (epoch milliseconds) means the day whose UTC midnight
+    /// is nearest, right for every zone within ±12 hours of UTC (see `api::dates`).
+    pub time_zone: Option<chrono_tz::Tz>,
+}
+
+impl OnboardingServerSettings {
+    /// The URL is `https://` unless it names a loopback host (credentials never travel in
+    /// clear text over a network); at most one way to authenticate; OAuth 2.0 settings
+    /// complete, their token endpoint under the same rule.
+    ///
+    /// # Errors
+    /// A message naming the offending setting.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |m: &str| Err(SettingsError::Invalid(m.to_owned()));
+        if let Some(url) = &self.url
+            && !is_https_or_loopback(url)
+        {
+            return invalid(
+                "onboarding_server.url must be an https:// URL (http:// only for a loopback host)",
+            );
+        }
+        let methods = [
+            self.username.is_some() || self.password.is_some(),
+            self.bearer_token.is_some(),
+            self.header.is_some(),
+            self.oauth2.is_some(),
+        ];
+        if methods.iter().filter(|m| **m).count() > 1 {
+            return invalid(
+                "onboarding_server: configure one of username/password, bearer_token, header \
+                 or oauth2",
+            );
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return invalid("onboarding_server.password needs onboarding_server.username");
+        }
+        if let Some(h) = &self.header
+            && (actix_web::http::header::HeaderName::try_from(h.name.as_str()).is_err()
+                || actix_web::http::header::HeaderValue::try_from(h.value.expose_secret()).is_err())
+        {
+            return invalid("onboarding_server.header needs a valid header name and value");
+        }
+        if let Some(o) = &self.oauth2 {
+            if !is_https_or_loopback(&o.token_url) {
+                return invalid(
+                    "onboarding_server.oauth2.token_url must be an https:// URL (http:// only \
+                     for a loopback host)",
+                );
+            }
+            if o.client_id.is_empty() || o.client_secret.expose_secret().is_empty() {
+                return invalid("onboarding_server.oauth2 needs client_id and client_secret");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `https://…`, or `http://` to a loopback host (`localhost`, 127.0.0.0/8, `[::1]`).
+fn is_https_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") && url.len() > "https://".len() {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A header sent with every call (name and secret value).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticHeader {
+    pub name: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub value: SecretString,
+}
+
+/// OAuth 2.0 client credentials grant (RFC 6749 §4.4).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Settings {
+    /// The token endpoint, e.g. `https://idp.bank.example/oauth2/token`.
+    pub token_url: String,
+    pub client_id: String,
+    #[serde(serialize_with = "serialize_secret")]
+    pub client_secret: SecretString,
+    /// Space-separated scopes, when the identity provider wants them.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The `audience` parameter some identity providers need (Auth0, Okta custom servers).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// How the client authenticates at the token endpoint: `basic` (HTTP Basic, the
+    /// default) or `post` (id and secret in the form).
+    #[serde(default)]
+    pub client_auth: OAuth2ClientAuth,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OAuth2ClientAuth {
+    #[default]
+    Basic,
+    Post,
 }
 
 /// The outbox worker.
@@ -473,8 +593,11 @@ impl Default for Settings {
                 username: None,
                 password: None,
                 bearer_token: None,
+                header: None,
+                oauth2: None,
                 connect_timeout_ms: 2000,
                 timeout_ms: 10_000,
+                time_zone: None,
             },
             delivery: DeliverySettings {
                 worker_enabled: true,
@@ -640,11 +763,7 @@ impl Settings {
         if !is_reason_code(&self.review.expiry_reason, MAX_REASON_CODE_LEN) {
             return invalid("review.expiry_reason must be a reason code ([A-Z0-9_]+)");
         }
-        if let Some(url) = &self.onboarding_server.url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return invalid("onboarding_server.url must be an http(s) URL");
-        }
+        self.onboarding_server.validate()?;
         if self.delivery.lease_secs.saturating_mul(1000) <= self.onboarding_server.timeout_ms {
             return invalid("delivery.lease_secs must be longer than onboarding_server.timeout_ms");
         }

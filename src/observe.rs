@@ -1,5 +1,6 @@
-//! The outermost middleware: correlation ids, the request span, metrics, the access log
-//! line, and the guarantee that every non-2xx answer carries the JSON error body.
+//! The outermost middleware: correlation ids, the W3C trace context, the request span,
+//! metrics, the access log line, and the guarantee that every non-2xx answer carries the
+//! JSON error body.
 
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -13,6 +14,7 @@ use tracing::Instrument;
 
 use crate::error::{ErrorCode, default_message, error_response};
 use crate::metrics::Metrics;
+use crate::trace_context::TraceContext;
 
 /// Names of the two correlation headers (configurable; the Onboarding Server's defaults
 /// are `X-Correlation-Id` and `X-Request-Id`).
@@ -22,11 +24,24 @@ pub struct CorrelationHeaders {
     pub request_id: HeaderName,
 }
 
-/// Correlation ids of the current request, stored with every record it writes.
+/// Correlation ids of the current request, stored with every record it writes, and its
+/// trace (passed on to the outbound calls it causes).
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub correlation_id: String,
     pub request_id: String,
+    pub trace: TraceContext,
+}
+
+impl RequestContext {
+    /// A context for work no request caused (the worker's deadline policy, tools).
+    pub fn internal() -> Self {
+        Self {
+            correlation_id: new_id(),
+            request_id: new_id(),
+            trace: TraceContext::new_root(),
+        }
+    }
 }
 
 impl FromRequest for RequestContext {
@@ -38,10 +53,7 @@ impl FromRequest for RequestContext {
             .extensions()
             .get::<RequestContext>()
             .cloned()
-            .unwrap_or_else(|| RequestContext {
-                correlation_id: new_id(),
-                request_id: new_id(),
-            });
+            .unwrap_or_else(RequestContext::internal);
         ready(Ok(ctx))
     }
 }
@@ -83,9 +95,13 @@ pub async fn observe(
         ),
         None => (new_id(), new_id()),
     };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let trace = TraceContext::from_headers(header("traceparent"), header("tracestate"));
+    let trace_id = trace.trace_id().to_owned();
     req.extensions_mut().insert(RequestContext {
         correlation_id: correlation_id.clone(),
         request_id: request_id.clone(),
+        trace,
     });
     let method = req.method().to_string();
     let span = tracing::info_span!(
@@ -94,6 +110,7 @@ pub async fn observe(
         path = %req.path(),
         correlation_id = %correlation_id,
         request_id = %request_id,
+        trace_id = %trace_id,
     );
     // Handlers, extractors and the auth middleware turn their errors into responses; an
     // `Err` here would come from actix itself and is answered by the dispatcher.

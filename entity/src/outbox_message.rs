@@ -23,6 +23,11 @@ pub struct Model {
     pub last_error: Option<String>,
     pub response_result: Option<String>,
     pub response_reason: Option<String>,
+    /// W3C `traceparent` of the request that caused it (`None` for rows written before).
+    pub traceparent: Option<String>,
+    /// Class of the last outcome (`DELIVERED`, `ALREADY_APPLIED`, `REJECTED`,
+    /// `AUTH_FAILED`, `RETRYABLE`, `GAVE_UP`); `None` before the first attempt.
+    pub outcome_class: Option<String>,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::delivery::OutcomeClass;
 use crate::domain::policy::{MAX_REASON_CODE_LEN, is_reason_code};
 use crate::extract::CallbackBody;
 
@@ -62,8 +63,19 @@ pub struct DeliveryView {
     pub next_attempt_at: DateTime<Utc>,
     pub give_up_at: DateTime<Utc>,
     pub last_http_status: Option<i32>,
+    /// Class of the last outcome: `DELIVERED`, `ALREADY_APPLIED` (a retry was refused
+    /// because an earlier attempt had taken effect), `REJECTED`, `AUTH_FAILED`,
+    /// `RETRYABLE` or `GAVE_UP`; null before the first attempt.
+    pub outcome_class: Option<String>,
+    /// True when a person must act: the message will not be delivered by itself
+    /// (`REJECTED`, `AUTH_FAILED`, `GAVE_UP`).
+    pub alert: bool,
+    /// Our description of the last failure (no answer, status, gave up).
     pub last_error: Option<String>,
+    /// The server's `result` (`OK`/`NOK`) when it answered 200.
     pub response_result: Option<String>,
+    /// The server's own text: the `resultReason` of a 200, or the `code: message` of its
+    /// error answer.
     pub response_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -80,6 +92,12 @@ impl From<&entity::outbox_message::Model> for DeliveryView {
             next_attempt_at: m.next_attempt_at,
             give_up_at: m.give_up_at,
             last_http_status: m.last_http_status,
+            outcome_class: m.outcome_class.clone(),
+            alert: m
+                .outcome_class
+                .as_deref()
+                .and_then(OutcomeClass::parse)
+                .is_some_and(OutcomeClass::alerts),
             last_error: m.last_error.clone(),
             response_result: m.response_result.clone(),
             response_reason: m.response_reason.clone(),

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::dates::{WireDate, date_schema};
 use super::{check_id, check_len, check_opt_id};
 use crate::domain::images::Base64Image;
 use crate::domain::verification::{
@@ -81,12 +82,14 @@ pub struct Person {
     pub surname: Option<String>,
     #[serde(default)]
     pub given_names: Option<String>,
-    /// `YYYY-MM-DD`
+    /// `YYYY-MM-DD`, an ISO date-time or epoch milliseconds (see [`WireDate`]).
     #[serde(default)]
-    pub date_of_birth: Option<String>,
+    #[schema(schema_with = date_schema)]
+    pub date_of_birth: Option<WireDate>,
 }
 
-/// Data extracted from a document (dates as `YYYY-MM-DD`).
+/// Data extracted from a document (dates as `YYYY-MM-DD`, an ISO date-time or epoch
+/// milliseconds, see [`WireDate`]).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[serde(remote = "Self")]
@@ -96,7 +99,8 @@ pub struct DocumentData {
     #[serde(default)]
     pub surname: Option<String>,
     #[serde(default)]
-    pub date_of_birth: Option<String>,
+    #[schema(schema_with = date_schema)]
+    pub date_of_birth: Option<WireDate>,
     #[serde(default)]
     pub place_of_birth: Option<String>,
     #[serde(default)]
@@ -108,9 +112,11 @@ pub struct DocumentData {
     #[serde(default)]
     pub document_number: Option<String>,
     #[serde(default)]
-    pub date_of_issue: Option<String>,
+    #[schema(schema_with = date_schema)]
+    pub date_of_issue: Option<WireDate>,
     #[serde(default)]
-    pub date_of_expiry: Option<String>,
+    #[schema(schema_with = date_schema)]
+    pub date_of_expiry: Option<WireDate>,
     #[serde(default)]
     pub authority: Option<String>,
 }
@@ -305,6 +311,30 @@ impl From<CheckStatus> for verification::CheckStatus {
 }
 
 impl EvaluateRequest {
+    /// Reads every date sent as an instant in `zone` (the Onboarding Server's JVM zone)
+    /// instead of by the nearest UTC midnight.
+    pub fn apply_time_zone(&mut self, zone: chrono_tz::Tz) {
+        let Some(check) = &mut self.document_check_result else {
+            return;
+        };
+        let person = check.person.iter_mut().map(|p| &mut p.date_of_birth);
+        let documents = check
+            .documents
+            .iter_mut()
+            .flatten()
+            .filter_map(|d| d.data.as_mut())
+            .flat_map(|d| {
+                [
+                    &mut d.date_of_birth,
+                    &mut d.date_of_issue,
+                    &mut d.date_of_expiry,
+                ]
+            });
+        for date in person.chain(documents).flatten() {
+            date.apply_time_zone(zone);
+        }
+    }
+
     /// The call as the facts read it.
     pub fn facts_input(&self) -> EvaluateInput<'_> {
         EvaluateInput {
@@ -336,7 +366,7 @@ impl DocumentCheckResult {
             person: self.person.as_ref().map(|p| PersonInput {
                 given_names: p.given_names.as_deref(),
                 surname: p.surname.as_deref(),
-                date_of_birth: p.date_of_birth.as_deref(),
+                date_of_birth: p.date_of_birth.as_ref().map(WireDate::day),
             }),
             documents: self
                 .documents
@@ -375,14 +405,14 @@ impl DocumentData {
         DocumentDataInput {
             given_names: self.given_names.as_deref(),
             surname: self.surname.as_deref(),
-            date_of_birth: self.date_of_birth.as_deref(),
+            date_of_birth: self.date_of_birth.as_ref().map(WireDate::day),
             place_of_birth: self.place_of_birth.as_deref(),
             sex: self.sex.as_deref(),
             nationality: self.nationality.as_deref(),
             personal_number: self.personal_number.as_deref(),
             document_number: self.document_number.as_deref(),
-            date_of_issue: self.date_of_issue.as_deref(),
-            date_of_expiry: self.date_of_expiry.as_deref(),
+            date_of_issue: self.date_of_issue.as_ref().map(WireDate::day),
+            date_of_expiry: self.date_of_expiry.as_ref().map(WireDate::day),
             authority: self.authority.as_deref(),
         }
     }

@@ -25,8 +25,10 @@ pub struct EventRequest {
     #[serde(default)]
     #[schema(max_length = 128)]
     pub id: Option<String>,
-    #[serde(default)]
-    #[schema(max_length = 64)]
+    /// ISO 8601 as sent (at most 64 characters), or epoch milliseconds (stored as an
+    /// RFC 3339 UTC text).
+    #[serde(default, deserialize_with = "super::dates::timestamp")]
+    #[schema(schema_with = super::dates::timestamp_schema)]
     pub timestamp: Option<String>,
     #[serde(rename = "type")]
     #[schema(

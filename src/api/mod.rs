@@ -4,6 +4,7 @@
 pub mod backoffice;
 pub mod client;
 pub mod consent;
+pub mod dates;
 pub mod event;
 pub mod otp;
 pub mod user;

@@ -1,6 +1,7 @@
 //! Pure domain logic: no actix, no database, no I/O.
 
 pub mod consent;
+pub mod delivery;
 pub mod facts;
 pub mod identification;
 pub mod images;

@@ -71,8 +71,12 @@ pub async fn client_evaluation_alias(
 async fn evaluate(
     state: &AppState,
     ctx: &RequestContext,
-    req: EvaluateRequest,
+    mut req: EvaluateRequest,
 ) -> Result<DecisionResponse, ApiError> {
+    // Dates sent as instants mean a day in the Onboarding Server's zone (`api::dates`).
+    if let Some(zone) = state.settings.onboarding_server.time_zone {
+        req.apply_time_zone(zone);
+    }
     let deps = Deps {
         db: &state.db,
         settings: &state.settings,

@@ -2,13 +2,22 @@
 //! and the back office's view of the outbox (list, retry of a failed message).
 //!
 //! Delivery semantics: a message is claimed under a lease (see `storage::outbox`), sent,
-//! and its outcome recorded. HTTP 200 `result: OK` → DELIVERED. HTTP 200 `result: NOK` is
-//! terminal (REJECTED, reason kept) — unless an earlier attempt may have reached the server
-//! (a timeout or crash after sending): then the server's "not in IN_PROGRESS state" refusal
-//! means that earlier attempt was applied, and the message is DELIVERED_EARLIER instead of
-//! retried. Network errors, timeouts, 5xx, 408 and 429 are retried with exponential
-//! back-off and jitter until the horizon, then FAILED (visible and retryable in the
-//! back-office). Other 4xx are FAILED at once (configuration errors).
+//! and its outcome recorded with its class (`domain::delivery::OutcomeClass`):
+//! - HTTP 200 `result: OK` → DELIVERED.
+//! - A refusal that says the process moved on ("not in IN_PROGRESS state", "not in
+//!   CLIENT_EVALUATION phase", "not in ONBOARDING_APPROVAL phase", "Process not found or in
+//!   invalid state"; a 200 `result: NOK` reason or an `ErrorResponse` message of any
+//!   status) after an attempt that may have reached the server (timeout, crash or 500/504
+//!   after sending) → DELIVERED_EARLIER, class ALREADY_APPLIED, no alert.
+//! - Other `result: NOK`, and 4xx other than 401/403/408/429 → REJECTED (the server's text
+//!   kept), alert.
+//! - 401/403, or the identity provider refusing our client → FAILED, class AUTH_FAILED,
+//!   alert (with OAuth 2.0 a 401 was first retried once with a new token).
+//! - No answer, 5xx, 408, 429 → retried with exponential back-off and jitter (at least the
+//!   `Retry-After` asked for) until the horizon, then FAILED, class GAVE_UP, alert.
+//!
+//! An alert is an error-level log line with `alert = true`, and the class in the back
+//! office; FAILED messages can be put back in the queue there.
 //!
 //! Why no duplicate is applied: HTTP gives no exactly-once, so the worker is
 //! at-least-once on the wire and relies on the Onboarding Server's state check, which
@@ -27,10 +36,12 @@ use tracing::Instrument;
 use super::{Error, review};
 use crate::clock::SharedClock;
 use crate::configuration::Settings;
+use crate::domain::delivery::{self, OutcomeClass};
 use crate::observe::RequestContext;
 use crate::onboarding_client::{CallOutcome, OnboardingClient};
 use crate::storage::Database;
 use crate::storage::outbox::{self, AttemptOutcome};
+use crate::trace_context::TraceContext;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionOutcome {
@@ -94,8 +105,15 @@ impl Worker {
         let Some(message) = claimed else {
             return Ok(ExecutionOutcome::EmptyQueue);
         };
+        // The delivery continues the trace of the request that resolved the case.
+        let trace = message
+            .traceparent
+            .as_deref()
+            .and_then(TraceContext::parse)
+            .unwrap_or_else(TraceContext::new_root);
         let span = tracing::info_span!(
             "outbox_delivery",
+            trace_id = %trace.trace_id(),
             message_id = message.id,
             case_id = message.review_case_id,
             attempt = message.attempts
@@ -103,7 +121,12 @@ impl Worker {
         let correlation = format!("outbox-{}-{}", message.id, message.attempts);
         let call = self
             .client
-            .post(&message.path, &message.payload, &correlation)
+            .post(
+                &message.path,
+                &message.payload,
+                &correlation,
+                &trace.child_traceparent(),
+            )
             .instrument(span.clone())
             .await;
         let now = self.clock.now();
@@ -113,8 +136,11 @@ impl Worker {
             AttemptOutcome::Retry { .. } => outbox::PENDING.to_owned(),
         };
         span.in_scope(|| match &outcome {
-            AttemptOutcome::Done { status, reason, error, .. } => {
-                tracing::info!(status, reason = ?reason, error = ?error, "callback delivery finished");
+            AttemptOutcome::Done { status, class, reason, error, .. } if class.alerts() => {
+                tracing::error!(alert = true, status, class = class.as_str(), reason = ?reason, error = ?error, "callback delivery needs a person: it will not be delivered by itself");
+            }
+            AttemptOutcome::Done { status, class, reason, error, .. } => {
+                tracing::info!(status, class = class.as_str(), reason = ?reason, error = ?error, "callback delivery finished");
             }
             AttemptOutcome::Retry { next_attempt_at, error, .. } => {
                 tracing::warn!(next_attempt_at = %next_attempt_at, error = %error, "callback delivery will be retried");
@@ -141,49 +167,73 @@ impl Worker {
         call: CallOutcome,
         now: DateTime<Utc>,
     ) -> AttemptOutcome {
-        let retry = |http_status: Option<i32>, error: String, uncertain: bool| {
-            if now >= message.give_up_at {
-                AttemptOutcome::Done {
-                    status: outbox::FAILED,
-                    http_status,
-                    result: None,
-                    reason: None,
-                    error: Some(format!(
-                        "gave up after {} attempts: {error}",
-                        message.attempts
-                    )),
+        let retry =
+            |http_status: Option<i32>, error: String, uncertain: bool, wait: Option<Duration>| {
+                if now >= message.give_up_at {
+                    AttemptOutcome::Done {
+                        status: outbox::FAILED,
+                        class: OutcomeClass::GaveUp,
+                        http_status,
+                        result: None,
+                        reason: None,
+                        error: Some(format!(
+                            "gave up after {} attempts: {error}",
+                            message.attempts
+                        )),
+                    }
+                } else {
+                    let backoff = self.backoff(message.attempts);
+                    let asked = wait
+                        .and_then(|w| chrono::Duration::from_std(w).ok())
+                        .unwrap_or_default();
+                    AttemptOutcome::Retry {
+                        next_attempt_at: now + backoff.max(asked),
+                        http_status,
+                        error,
+                        uncertain,
+                    }
                 }
-            } else {
-                AttemptOutcome::Retry {
-                    next_attempt_at: now + self.backoff(message.attempts),
-                    http_status,
-                    error,
-                    uncertain,
-                }
+            };
+        // A refusal because the process moved on, after an attempt that may have reached
+        // the server: that attempt took effect.
+        let refused = |http_status: i32, result: Option<String>, text: String| {
+            let applied = message.uncertain && delivery::says_moved_on(&text);
+            AttemptOutcome::Done {
+                status: if applied {
+                    outbox::DELIVERED_EARLIER
+                } else {
+                    outbox::REJECTED
+                },
+                class: if applied {
+                    OutcomeClass::AlreadyApplied
+                } else {
+                    OutcomeClass::Rejected
+                },
+                http_status: Some(http_status),
+                result,
+                reason: Some(text),
+                error: None,
             }
+        };
+        let auth_failed = |http_status: Option<i32>, error: String| AttemptOutcome::Done {
+            status: outbox::FAILED,
+            class: OutcomeClass::AuthFailed,
+            http_status,
+            result: None,
+            reason: None,
+            error: Some(error),
         };
         match call {
             CallOutcome::Answered { result, reason } if result == "OK" => AttemptOutcome::Done {
                 status: outbox::DELIVERED,
+                class: OutcomeClass::Delivered,
                 http_status: Some(200),
                 result: Some(result),
                 reason,
                 error: None,
             },
             CallOutcome::Answered { result, reason } if result == "NOK" => {
-                let already_applied = message.uncertain
-                    && reason.as_deref().is_some_and(|r| r.contains("IN_PROGRESS"));
-                AttemptOutcome::Done {
-                    status: if already_applied {
-                        outbox::DELIVERED_EARLIER
-                    } else {
-                        outbox::REJECTED
-                    },
-                    http_status: Some(200),
-                    result: Some(result),
-                    reason,
-                    error: None,
-                }
+                refused(200, Some(result), reason.unwrap_or_default())
             }
             CallOutcome::Answered { result, .. } => retry(
                 Some(200),
@@ -192,29 +242,43 @@ impl Worker {
                     result.chars().take(16).collect::<String>()
                 ),
                 true,
+                None,
             ),
             CallOutcome::Status {
                 status,
-                body_excerpt,
+                message: text,
+                ..
+            } if status == 401 || status == 403 => auth_failed(
+                Some(i32::from(status)),
+                format!("HTTP {status}: the Onboarding Server refused the credentials {text}"),
+            ),
+            // A refusal that names the process's state is final whatever the status (the
+            // server's catch-all answers validation failures with a 500).
+            CallOutcome::Status {
+                status,
+                message: text,
+                ..
+            } if delivery::says_moved_on(&text) => refused(i32::from(status), None, text),
+            CallOutcome::Status {
+                status,
+                message: text,
+                retry_after,
             } if status >= 500 || status == 408 || status == 429 => retry(
                 Some(i32::from(status)),
-                format!("HTTP {status}: {body_excerpt}"),
+                format!("HTTP {status}: {text}"),
                 status == 500 || status == 504,
+                retry_after,
             ),
             CallOutcome::Status {
                 status,
-                body_excerpt,
-            } => AttemptOutcome::Done {
-                status: outbox::FAILED,
-                http_status: Some(i32::from(status)),
-                result: None,
-                reason: None,
-                error: Some(format!("HTTP {status} (not retried): {body_excerpt}")),
-            },
+                message: text,
+                ..
+            } => refused(i32::from(status), None, text),
             CallOutcome::Transport {
                 error,
                 maybe_applied,
-            } => retry(None, error, maybe_applied),
+            } => retry(None, error, maybe_applied, None),
+            CallOutcome::TokenRefused { error } => auth_failed(None, error),
         }
     }
 

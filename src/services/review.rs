@@ -173,6 +173,7 @@ pub async fn resolve(
             path: path.into(),
             payload,
             give_up_at: now + secs(settings.delivery.horizon_secs),
+            traceparent: ctx.trace.child_traceparent(),
         },
         now,
     )
@@ -209,10 +210,7 @@ pub async fn expire_overdue(
         role: "system",
     };
     for case in review::overdue(db.reads(), now, 100).await? {
-        let ctx = RequestContext {
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-        };
+        let ctx = RequestContext::internal();
         let resolution = Resolve {
             case_id: case.id,
             status: review::EXPIRED,

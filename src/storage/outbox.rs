@@ -15,16 +15,19 @@ use sea_orm::{
     ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use crate::domain::delivery::OutcomeClass;
+
 pub const PENDING: &str = "PENDING";
 pub const SENDING: &str = "SENDING";
 /// The Onboarding Server answered `result: OK`.
 pub const DELIVERED: &str = "DELIVERED";
-/// A retry after an uncertain attempt was refused with "not in IN_PROGRESS state": the
-/// earlier attempt was applied.
+/// A retry after an uncertain attempt was refused because the process has moved on
+/// ([`crate::domain::delivery::says_moved_on`]): the earlier attempt was applied.
 pub const DELIVERED_EARLIER: &str = "DELIVERED_EARLIER";
-/// The Onboarding Server answered `result: NOK` (terminal, not retried).
+/// The Onboarding Server refused the result for good: `result: NOK`, or a 4xx other than
+/// 401/403/408/429 (terminal, not retried, alerted).
 pub const REJECTED: &str = "REJECTED";
-/// Retries exhausted, or a non-retryable HTTP error (visible in the back-office).
+/// Retries exhausted, or credentials refused (visible and retryable in the back office).
 pub const FAILED: &str = "FAILED";
 
 #[derive(Debug, Clone)]
@@ -33,6 +36,9 @@ pub struct NewMessage {
     pub path: String,
     pub payload: serde_json::Value,
     pub give_up_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the request that caused the message: every attempt sends a
+    /// child of it.
+    pub traceparent: String,
 }
 
 /// # Errors
@@ -51,6 +57,7 @@ pub async fn enqueue(
         uncertain: Set(false),
         next_attempt_at: Set(now),
         give_up_at: Set(m.give_up_at),
+        traceparent: Set(Some(m.traceparent)),
         created_at: Set(now),
         ..Default::default()
     };
@@ -148,6 +155,7 @@ pub enum AttemptOutcome {
     /// Terminal: status, http status, response result and reason.
     Done {
         status: &'static str,
+        class: OutcomeClass,
         http_status: Option<i32>,
         result: Option<String>,
         reason: Option<String>,
@@ -185,6 +193,7 @@ pub async fn record(
     match outcome {
         AttemptOutcome::Done {
             status,
+            class,
             http_status,
             result,
             reason,
@@ -192,6 +201,10 @@ pub async fn record(
         } => {
             update = update
                 .col_expr(outbox_message::Column::Status, Expr::value(status))
+                .col_expr(
+                    outbox_message::Column::OutcomeClass,
+                    Expr::value(class.as_str()),
+                )
                 .col_expr(
                     outbox_message::Column::LastHttpStatus,
                     Expr::value(http_status),
@@ -215,6 +228,10 @@ pub async fn record(
         } => {
             update = update
                 .col_expr(outbox_message::Column::Status, Expr::value(PENDING))
+                .col_expr(
+                    outbox_message::Column::OutcomeClass,
+                    Expr::value(OutcomeClass::Retryable.as_str()),
+                )
                 .col_expr(
                     outbox_message::Column::NextAttemptAt,
                     Expr::value(next_attempt_at),

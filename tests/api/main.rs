@@ -7,6 +7,7 @@
 mod auth;
 mod client_decisions;
 mod consent;
+mod dates;
 mod errors;
 mod golden;
 mod helpers;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     ADMIN, PASSWORD, REVIEWER, TestApp, USER, spawn_app_with, spawn_app_with_clock,
 };
-use crate::onboarding_peer::{PEER_PASSWORD, PEER_USER, Peer, Reply};
+use crate::onboarding_peer::{OAUTH_CLIENT, OAUTH_SECRET, PEER_PASSWORD, PEER_USER, Peer, Reply};
 
 fn wire(s: &mut Settings, peer: &Peer) {
     s.onboarding_server.url = Some(peer.url.clone());
@@ -204,6 +204,223 @@ async fn a_timed_out_attempt_that_was_applied_is_recognised_on_the_retry() {
         "{detail}"
     );
     assert_eq!(peer.calls().len(), 2);
+}
+
+/// The Onboarding Server's `ErrorResponse`, as its exception handler writes it.
+fn error_response(code: &str, message: &str) -> Value {
+    json!({"status": "ERROR", "responseObject": {"code": code, "message": message}})
+}
+
+#[tokio::test]
+async fn an_uncertain_delivery_refused_for_the_phase_is_delivered_earlier_without_alert() {
+    let peer = Peer::start();
+    peer.script([
+        // Applied, but the answer comes after the adapter's 1 s timeout.
+        Reply::ok().delayed(Duration::from_millis(1500)),
+        Reply::status(
+            400,
+            error_response(
+                "ERROR_GENERIC",
+                "Identity verification is not in CLIENT_EVALUATION phase.",
+            ),
+        ),
+    ]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-phase").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "DELIVERED_EARLIER").await;
+    let delivery = &detail["delivery"];
+    assert_eq!(delivery["status"], "DELIVERED_EARLIER", "{detail}");
+    assert_eq!(delivery["outcomeClass"], "ALREADY_APPLIED");
+    assert_eq!(delivery["alert"], false);
+    assert_eq!(
+        delivery["responseReason"],
+        "ERROR_GENERIC: Identity verification is not in CLIENT_EVALUATION phase."
+    );
+    assert_eq!(delivery["lastHttpStatus"], 400);
+    assert_eq!(peer.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_plain_400_is_rejected_with_an_alert_and_the_servers_text() {
+    let peer = Peer::start();
+    peer.script([Reply::status(
+        400,
+        error_response("INVALID_REQUEST", "Invalid request"),
+    )]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-400").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "REJECTED").await;
+    let delivery = &detail["delivery"];
+    assert_eq!(delivery["status"], "REJECTED", "{detail}");
+    assert_eq!(delivery["outcomeClass"], "REJECTED");
+    assert_eq!(delivery["alert"], true);
+    assert_eq!(
+        delivery["responseReason"],
+        "INVALID_REQUEST: Invalid request"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(peer.calls().len(), 1, "a rejection is not retried");
+    // The same phase refusal without an uncertain attempt before it is a rejection too:
+    // the result was never taken.
+    let peer2 = Peer::start();
+    peer2.script([Reply::status(
+        400,
+        error_response(
+            "ERROR_GENERIC",
+            "Identity verification is not in CLIENT_EVALUATION phase.",
+        ),
+    )]);
+    let app2 = spawn_app_with(|s| wire(s, &peer2)).await;
+    let case2 = open_case(&app2, "iv-400b").await;
+    resolve(&app2, case2, "OK", "MANUALLY_APPROVED").await;
+    let detail2 = delivery_status(&app2, case2, "REJECTED").await;
+    assert_eq!(detail2["delivery"]["alert"], true, "{detail2}");
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_retried_no_sooner_than_asked() {
+    let peer = Peer::start();
+    peer.script([Reply::status(503, json!({"error": "maintenance"})).retry_after(2)]);
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-retry-after").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let calls = peer.wait_for_calls(1, Duration::from_secs(5)).await;
+    assert_eq!(calls.len(), 1);
+    let first = std::time::Instant::now();
+    let detail = delivery_status(&app, case, "DELIVERED").await;
+    assert_eq!(detail["delivery"]["status"], "DELIVERED", "{detail}");
+    assert!(
+        first.elapsed() >= Duration::from_millis(1500),
+        "the back-off alone is 20-100 ms; the retry waited for Retry-After"
+    );
+    assert_eq!(detail["delivery"]["attempts"], 2);
+}
+
+fn wire_oauth(s: &mut Settings, peer: &Peer) {
+    wire(s, peer);
+    s.onboarding_server.username = None;
+    s.onboarding_server.password = None;
+    s.onboarding_server.oauth2 = Some(onboarding_adapter::configuration::OAuth2Settings {
+        token_url: format!("{}/oauth/token", peer.url),
+        client_id: OAUTH_CLIENT.into(),
+        client_secret: SecretString::from(OAUTH_SECRET.to_owned()),
+        scope: Some("onboarding:callback".into()),
+        audience: None,
+        client_auth: onboarding_adapter::configuration::OAuth2ClientAuth::Basic,
+    });
+}
+
+#[tokio::test]
+async fn resolutions_are_delivered_with_oauth_tokens_that_expire_after_two_seconds() {
+    let peer = Peer::start();
+    peer.require_oauth(Duration::from_secs(2));
+    let app = spawn_app_with(|s| wire_oauth(s, &peer)).await;
+    let mut cases = Vec::new();
+    for i in 0..3 {
+        cases.push(open_case(&app, &format!("iv-oauth-{i}")).await);
+    }
+    for (i, case) in cases.iter().enumerate() {
+        if i > 0 {
+            // Past the lifetime of the token the previous delivery used.
+            tokio::time::sleep(Duration::from_millis(2200)).await;
+        }
+        resolve(&app, *case, "OK", "MANUALLY_APPROVED").await;
+        let detail = delivery_status(&app, *case, "DELIVERED").await;
+        assert_eq!(detail["delivery"]["status"], "DELIVERED", "{detail}");
+        assert_eq!(detail["delivery"]["attempts"], 1, "never a failed attempt");
+    }
+    let calls = peer.calls();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| c
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer token-"))),
+        "{calls:?}"
+    );
+    let (token_requests, _) = peer.oauth_counts();
+    assert!(
+        token_requests >= 3,
+        "a new token for each delivery after the last expired: {token_requests}"
+    );
+    assert!(
+        !crate::helpers::captured_logs().contains(OAUTH_SECRET),
+        "the client secret never reaches a log line"
+    );
+}
+
+#[tokio::test]
+async fn a_token_the_server_refuses_is_replaced_once_and_the_call_sent_again() {
+    let peer = Peer::start();
+    peer.require_oauth(Duration::from_secs(60));
+    let app = spawn_app_with(|s| wire_oauth(s, &peer)).await;
+    let first = open_case(&app, "iv-revoke-1").await;
+    resolve(&app, first, "OK", "MANUALLY_APPROVED").await;
+    delivery_status(&app, first, "DELIVERED").await;
+    // The identity provider revokes every token; the adapter's cached one is now refused.
+    peer.revoke_tokens();
+    let second = open_case(&app, "iv-revoke-2").await;
+    resolve(&app, second, "NOK", "FRAUD_SUSPECTED").await;
+    let detail = delivery_status(&app, second, "DELIVERED").await;
+    assert_eq!(detail["delivery"]["status"], "DELIVERED", "{detail}");
+    assert_eq!(
+        detail["delivery"]["attempts"], 1,
+        "the same attempt, sent again"
+    );
+    assert_eq!(peer.oauth_counts(), (2, 1), "one refusal, one new token");
+}
+
+#[tokio::test]
+async fn a_client_the_identity_provider_refuses_fails_with_an_auth_alert() {
+    let peer = Peer::start();
+    peer.require_oauth(Duration::from_secs(60));
+    let app = spawn_app_with(|s| {
+        wire_oauth(s, &peer);
+        if let Some(o) = &mut s.onboarding_server.oauth2 {
+            o.client_secret = SecretString::from("wrong-secret".to_owned());
+        }
+    })
+    .await;
+    let case = open_case(&app, "iv-bad-client").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    let detail = delivery_status(&app, case, "FAILED").await;
+    let delivery = &detail["delivery"];
+    assert_eq!(delivery["status"], "FAILED", "{detail}");
+    assert_eq!(delivery["outcomeClass"], "AUTH_FAILED");
+    assert_eq!(delivery["alert"], true);
+    assert!(peer.calls().is_empty(), "nothing sent without a token");
+    assert!(!crate::helpers::captured_logs().contains("wrong-secret"));
+}
+
+#[tokio::test]
+async fn the_delivery_carries_the_trace_of_the_resolving_request() {
+    let peer = Peer::start();
+    let app = spawn_app_with(|s| wire(s, &peer)).await;
+    let case = open_case(&app, "iv-trace").await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = app
+        .client
+        .post(format!("{}/admin/cases/{case}/resolve", app.address))
+        .basic_auth(REVIEWER.0, Some(REVIEWER.1))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({"result": "OK", "reasonCode": "MANUALLY_APPROVED"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    delivery_status(&app, case, "DELIVERED").await;
+    let calls = peer.calls();
+    let traceparent = calls[0].traceparent.as_deref().expect("a traceparent");
+    let fields: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(fields.len(), 4, "{traceparent}");
+    assert_eq!((fields[0], fields[1], fields[3]), ("00", trace_id, "01"));
+    assert_ne!(fields[2], "00f067aa0ba902b7", "a child: a new parent id");
+    assert!(
+        crate::helpers::captured_logs().contains(trace_id),
+        "the trace id is logged"
+    );
 }
 
 #[tokio::test]
