@@ -993,6 +993,45 @@ mod tests {
     }
 
     #[test]
+    fn the_onboarding_server_is_called_over_https_with_one_way_to_authenticate() {
+        let refused = |text: &str| {
+            let e = load_toml(text).expect_err(text).to_string();
+            assert!(e.contains("onboarding_server"), "{e}");
+        };
+        refused("[onboarding_server]\nurl = \"http://onboarding.bank.example\"");
+        refused("[onboarding_server]\nurl = \"http://127.0.0.1@evil.example\"");
+        refused(
+            "[onboarding_server]\nurl = \"https://o.example\"\nusername = \"u\"\n\
+             password = \"p\"\nbearer_token = \"t\"",
+        );
+        refused(
+            "[onboarding_server]\nurl = \"https://o.example\"\n[onboarding_server.oauth2]\n\
+             token_url = \"http://idp.example/token\"\nclient_id = \"c\"\nclient_secret = \"s\"",
+        );
+        for url in [
+            "https://onboarding.bank.example/enrollment-server-onboarding",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/x",
+            "http://[::1]:8080",
+        ] {
+            let s = load_toml(&format!("[onboarding_server]\nurl = \"{url}\""));
+            assert!(s.is_ok(), "{url}: {s:?}");
+        }
+        let s = load_toml(
+            "[onboarding_server]\nurl = \"https://o.example\"\ntime_zone = \"Europe/Prague\"\n\
+             [onboarding_server.oauth2]\ntoken_url = \"https://idp.example/token\"\n\
+             client_id = \"c\"\nclient_secret = \"s\"\nscope = \"callback\"",
+        )
+        .expect("valid");
+        assert_eq!(
+            s.onboarding_server.time_zone,
+            Some(chrono_tz::Europe::Prague)
+        );
+        assert!(!format!("{:?}", s.onboarding_server).contains("\"s\""));
+        assert!(load_toml("[onboarding_server]\ntime_zone = \"Mars/Olympus\"").is_err());
+    }
+
+    #[test]
     fn secrets_are_redacted_when_the_settings_are_printed() {
         let mut s = Settings::default();
         s.database.url = Some(SecretString::from("postgres://u:db-pass@h/db".to_owned()));

@@ -21,6 +21,7 @@ pub struct RecordedCall {
     pub path: String,
     pub authorization: Option<String>,
     pub traceparent: Option<String>,
+    pub api_key: Option<String>,
     pub body: Value,
 }
 
@@ -182,6 +183,7 @@ async fn answer(
             path: req.path().to_owned(),
             authorization: header("authorization"),
             traceparent: header("traceparent"),
+            api_key: header("x-api-key"),
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         });
         (

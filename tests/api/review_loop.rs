@@ -395,6 +395,27 @@ async fn a_client_the_identity_provider_refuses_fails_with_an_auth_alert() {
 }
 
 #[tokio::test]
+async fn a_static_header_authenticates_the_delivery_instead_of_basic_auth() {
+    let peer = Peer::start();
+    let app = spawn_app_with(|s| {
+        wire(s, &peer);
+        s.onboarding_server.username = None;
+        s.onboarding_server.password = None;
+        s.onboarding_server.header = Some(onboarding_adapter::configuration::StaticHeader {
+            name: "X-Api-Key".into(),
+            value: SecretString::from("gateway-key-1234567890".to_owned()),
+        });
+    })
+    .await;
+    let case = open_case(&app, "iv-header").await;
+    resolve(&app, case, "OK", "MANUALLY_APPROVED").await;
+    delivery_status(&app, case, "DELIVERED").await;
+    let calls = peer.calls();
+    assert_eq!(calls[0].api_key.as_deref(), Some("gateway-key-1234567890"));
+    assert_eq!(calls[0].authorization, None);
+}
+
+#[tokio::test]
 async fn the_delivery_carries_the_trace_of_the_resolving_request() {
     let peer = Peer::start();
     let app = spawn_app_with(|s| wire(s, &peer)).await;
