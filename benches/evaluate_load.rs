@@ -21,26 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{ChildService, LoadReport, PASSWORD, USER, env_or, free_port, run};
+use common::{
+    ChildService, LoadReport, PASSWORD, USER, env_or, free_port, memory, reset_peak, run,
+};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_onboarding-adapter");
-
-/// `VmRSS` / `VmHWM` of a process, in bytes.
-fn memory(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("memory field")
-}
-
-fn reset_peak(pid: u32) {
-    // Linux ≥ 4.0: writing 5 to clear_refs resets VmHWM to the current RSS.
-    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-}
 
 fn evaluate_body(iv: &str, images: &[serde_json::Value]) -> serde_json::Value {
     json!({"processId": format!("p-{iv}"), "processType": "onboarding",

@@ -135,6 +135,22 @@ pub struct LimitSettings {
     pub approve_body_bytes: usize,
     /// Body limit of `/process/event` (2.2 events can carry images).
     pub event_body_bytes: usize,
+    /// Deepest nesting of arrays and objects in a body (checked while it arrives).
+    pub json_max_depth: usize,
+    /// Most array and object elements in a body, all levels together (checked while it
+    /// arrives, before parsing).
+    pub json_max_elements: usize,
+    /// Most documents in one `/client/evaluate`.
+    pub max_documents: usize,
+    /// Most images of one document.
+    pub max_images_per_document: usize,
+    /// Longest text field of a document's `data` or `person`, in characters.
+    pub max_text_chars: usize,
+    /// Longest `rawData` of one document, in bytes.
+    pub raw_data_bytes: usize,
+    /// Bodies above 256 KiB read and parsed at the same time; more wait their turn before
+    /// their body is read, so memory stays bounded by this many body limits.
+    pub max_concurrent_large_bodies: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -559,6 +575,13 @@ impl Default for Settings {
                 evaluate_body_bytes: 32 * 1024 * 1024,
                 approve_body_bytes: 16 * 1024 * 1024,
                 event_body_bytes: 32 * 1024 * 1024,
+                json_max_depth: 32,
+                json_max_elements: 20_000,
+                max_documents: 10,
+                max_images_per_document: 10,
+                max_text_chars: 1000,
+                raw_data_bytes: 2 * 1024 * 1024,
+                max_concurrent_large_bodies: 4,
             },
             lookup: LookupSettings {
                 keys: vec![LookupKey::ClientNumber, LookupKey::BirthDate],
@@ -719,6 +742,22 @@ impl Settings {
         .contains(&0)
         {
             return invalid("limits.*_body_bytes must be greater than zero");
+        }
+        if [
+            l.json_max_depth,
+            l.json_max_elements,
+            l.max_documents,
+            l.max_images_per_document,
+            l.max_text_chars,
+            l.raw_data_bytes,
+            l.max_concurrent_large_bodies,
+        ]
+        .contains(&0)
+        {
+            return invalid("limits.* must be greater than zero");
+        }
+        if l.json_max_depth < 8 {
+            return invalid("limits.json_max_depth must be at least 8 (the callbacks nest 6 deep)");
         }
         let d = &self.decision;
         if d.image_max_bytes == 0 || d.image_min_bytes > d.image_max_bytes {

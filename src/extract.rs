@@ -1,8 +1,10 @@
 //! `CallbackJson<T>`: the JSON body extractor of the callbacks.
 //!
 //! Unlike `web::Json` it enforces a per-callback body limit (413), insists on a JSON
-//! content type (415), and turns serde errors into messages that name the field and what
-//! was expected but never echo the value sent (it may be an OTP code or personal data).
+//! content type (415), checks the body's shape (nesting, element count) on the bytes as
+//! they arrive and its semantic limits after parsing (400), lets only a few large bodies be
+//! read at once, and turns serde errors into messages that name the field and what was
+//! expected but never echo the value sent (it may be an OTP code or personal data).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,8 +15,13 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::configuration::LimitSettings;
 use crate::error::ApiError;
+use crate::json_shape::ShapeScanner;
 
 /// Which configured body limit applies to a request type.
 #[derive(Debug, Clone, Copy)]
@@ -46,9 +53,35 @@ pub trait CallbackBody: DeserializeOwned {
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// Limits of the configured shape (documents, images, text lengths).
+    ///
+    /// # Errors
+    /// A message naming the field and the limit.
+    fn check_limits(&self, _limits: &LimitSettings) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-pub struct CallbackJson<T>(pub T);
+/// A parsed callback body. A large one holds one of the [`LargeBodies`] permits until the
+/// request is answered.
+pub struct CallbackJson<T>(
+    pub T,
+    #[allow(dead_code)] // held for its drop: the turn ends when the request is answered
+    Option<OwnedSemaphorePermit>,
+);
+
+/// How many large bodies (above 256 KiB, or of unknown length) may be read, parsed and
+/// handled at once (`limits.max_concurrent_large_bodies`): the others wait before their
+/// body is read, so the memory bodies take stays bounded whatever the number of callers.
+#[derive(Clone)]
+pub struct LargeBodies(Arc<Semaphore>);
+
+impl LargeBodies {
+    pub fn new(permits: usize) -> Self {
+        Self(Arc::new(Semaphore::new(permits.max(1))))
+    }
+}
 
 /// Bodies larger than this are parsed on the blocking pool: reading megabytes of JSON (and
 /// decoding the images in it) would otherwise stall every other request of the worker.
@@ -59,9 +92,12 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<LimitSettings>>()
-            .map_or(64 * 1024, |l| T::LIMIT.bytes(l));
+        let limits = req.app_data::<web::Data<LimitSettings>>().map_or_else(
+            || crate::configuration::Settings::default().limits,
+            |l| l.get_ref().clone(),
+        );
+        let limit = T::LIMIT.bytes(&limits);
+        let large_bodies = req.app_data::<web::Data<LargeBodies>>().cloned();
         let content_type_ok = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -81,23 +117,36 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
             if declared_length.is_some_and(|n| n > limit) {
                 return Err(ApiError::PayloadTooLarge { limit }.into());
             }
+            let needs_turn = declared_length.is_none_or(|n| n > PARSE_OFF_WORKER_BYTES);
+            let permit = match &large_bodies {
+                Some(turns) if needs_turn => Some(
+                    turns
+                        .0
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .map_err(|e| not_finished(&e))?,
+                ),
+                _ => None,
+            };
+            let shape = ShapeScanner::new(limits.json_max_depth, limits.json_max_elements);
             let value = match declared_length {
                 Some(declared) if declared > PARSE_OFF_WORKER_BYTES => {
-                    read_off_worker::<T>(&mut payload, declared, limit).await?
+                    read_off_worker::<T>(&mut payload, declared, shape, limits).await?
                 }
                 _ => {
-                    let body = collect(&mut payload, declared_length, limit).await?;
+                    let body = collect(&mut payload, declared_length, limit, shape).await?;
                     if body.len() > PARSE_OFF_WORKER_BYTES {
-                        web::block(move || read_body::<T>(&body))
+                        web::block(move || read_body::<T>(&body, &limits))
                             .await
                             .map_err(|e| not_finished(&e))?
                     } else {
-                        read_body::<T>(&body)
+                        read_body::<T>(&body, &limits)
                     }
                     .map_err(ApiError::BadRequest)?
                 }
             };
-            Ok(CallbackJson(value))
+            Ok(CallbackJson(value, permit))
         })
     }
 }
@@ -111,9 +160,10 @@ pub fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 /// Parses and validates a callback body.
-fn read_body<T: CallbackBody>(body: &[u8]) -> Result<T, String> {
+fn read_body<T: CallbackBody>(body: &[u8], limits: &LimitSettings) -> Result<T, String> {
     let value = parse::<T>(body)?;
     value.validate()?;
+    value.check_limits(limits)?;
     Ok(value)
 }
 
@@ -123,11 +173,12 @@ fn not_finished(e: &impl std::fmt::Display) -> ApiError {
     ))
 }
 
-/// The whole body, refused once it exceeds `limit`.
+/// The whole body, refused once it exceeds `limit` or its shape budget.
 async fn collect(
     payload: &mut Payload,
     declared_length: Option<usize>,
     limit: usize,
+    mut shape: ShapeScanner,
 ) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
@@ -135,6 +186,9 @@ async fn collect(
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
+        shape
+            .feed(&chunk)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         body.extend_from_slice(&chunk);
     }
     Ok(body)
@@ -147,8 +201,10 @@ async fn collect(
 async fn read_off_worker<T: CallbackBody + Send + 'static>(
     payload: &mut Payload,
     declared: usize,
-    limit: usize,
+    mut shape: ShapeScanner,
+    limits: LimitSettings,
 ) -> Result<T, ApiError> {
+    let limit = T::LIMIT.bytes(&limits);
     // `None`: the body was refused; the reader stops without parsing what it has. The
     // channel closing early (the request future dropped) stops it the same way.
     let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Option<web::Bytes>>(16);
@@ -159,7 +215,7 @@ async fn read_off_worker<T: CallbackBody + Send + 'static>(
         }
         // Fewer bytes than declared: the request was dropped mid-body (client gone); there
         // is nobody to answer, so nothing is parsed.
-        (body.len() == declared).then(|| read_body::<T>(&body))
+        (body.len() == declared).then(|| read_body::<T>(&body, &limits))
     });
     let mut received = 0_usize;
     let forwarded = async {
@@ -170,6 +226,9 @@ async fn read_off_worker<T: CallbackBody + Send + 'static>(
             if received > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
+            shape
+                .feed(&chunk)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
             if chunks.send(Some(chunk)).await.is_err() {
                 break; // the reader has stopped; its result tells why
             }

@@ -20,6 +20,7 @@ pub mod email;
 pub mod error;
 pub mod extract;
 pub mod import;
+pub mod json_shape;
 pub mod metrics;
 pub mod oauth;
 pub mod observe;

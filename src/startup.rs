@@ -26,6 +26,7 @@ use crate::domain::consent::ConsentCatalog;
 use crate::domain::policy::DecisionEngine;
 use crate::email::{MailTemplates, Mailer};
 use crate::error::ApiError;
+use crate::extract::LargeBodies;
 use crate::metrics::Metrics;
 use crate::observe::{CorrelationHeaders, observe};
 use crate::openapi::ApiDoc;
@@ -51,6 +52,8 @@ pub struct Runtime {
     pub openapi: Option<OpenApiDoc>,
     /// Documented paths and methods (405 for the others).
     pub routes: routes::KnownRoutes,
+    /// Turns for large bodies, shared by every HTTP worker.
+    pub large_bodies: LargeBodies,
 }
 
 /// The app factory: routes, middleware, app data, and the OpenAPI document collected from
@@ -78,6 +81,7 @@ pub fn app(
             .app_data(web::Data::new(rt.metrics.clone()))
             .app_data(web::Data::new(rt.headers.clone()))
             .app_data(web::Data::new(settings.limits.clone()))
+            .app_data(web::Data::new(rt.large_bodies.clone()))
             .app_data(web::Data::new(rt.routes.clone()));
         if let Some(authenticator) = &rt.authenticator {
             app = app.app_data(web::Data::new(authenticator.clone()));
@@ -314,6 +318,7 @@ impl Application {
             headers,
             openapi,
             routes: known_routes,
+            large_bodies: LargeBodies::new(settings.limits.max_concurrent_large_bodies),
         };
         if settings.onboarding_server.url.is_none() {
             tracing::warn!(

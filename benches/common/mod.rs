@@ -529,6 +529,22 @@ impl Drop for ChildService {
     }
 }
 
+/// `VmRSS` / `VmHWM` of a process, in bytes.
+pub fn memory(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("memory field")
+}
+
+/// Resets a process's VmHWM to its current RSS (Linux ≥ 4.0).
+pub fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
 /// Prints a Markdown table.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let widths: Vec<usize> = headers

@@ -4,6 +4,7 @@ use utoipa::ToSchema;
 
 use super::dates::{WireDate, date_schema};
 use super::{check_id, check_len, check_opt_id};
+use crate::configuration::LimitSettings;
 use crate::domain::images::Base64Image;
 use crate::domain::verification::{
     self, ApproveInput, CallInput, DocumentCheckInput, DocumentDataInput, DocumentInput,
@@ -231,6 +232,77 @@ crate::object_only!(
 impl CallbackBody for EvaluateRequest {
     const LIMIT: BodyLimit = BodyLimit::Evaluate;
 
+    fn check_limits(&self, limits: &LimitSettings) -> Result<(), String> {
+        let texts = limits.max_text_chars;
+        if self
+            .extracted_data
+            .as_ref()
+            .is_some_and(|e| e.len() > limits.max_documents)
+        {
+            return Err(format!(
+                "field `extractedData` has more than {} entries",
+                limits.max_documents
+            ));
+        }
+        for entry in self.extracted_data.iter().flatten() {
+            check_bytes("extractedData[]", entry, limits.raw_data_bytes)?;
+        }
+        let Some(check) = &self.document_check_result else {
+            return Ok(());
+        };
+        if let Some(p) = &check.person {
+            check_texts(
+                "documentCheckResult.person",
+                &[&p.surname, &p.given_names],
+                texts,
+            )?;
+        }
+        let documents = check.documents.as_deref().unwrap_or_default();
+        if documents.len() > limits.max_documents {
+            return Err(format!(
+                "field `documentCheckResult.documents` has more than {} documents",
+                limits.max_documents
+            ));
+        }
+        for (i, doc) in documents.iter().enumerate() {
+            let at = format!("documentCheckResult.documents[{i}]");
+            if doc
+                .images
+                .as_ref()
+                .is_some_and(|im| im.len() > limits.max_images_per_document)
+            {
+                return Err(format!(
+                    "field `{at}.images` has more than {} images",
+                    limits.max_images_per_document
+                ));
+            }
+            for image in doc.images.iter().flatten() {
+                check_texts(&format!("{at}.images[].type"), &[&image.image_type], texts)?;
+            }
+            check_texts(&at, &[&doc.country], texts)?;
+            if let Some(d) = &doc.data {
+                check_texts(
+                    &format!("{at}.data"),
+                    &[
+                        &d.given_names,
+                        &d.surname,
+                        &d.place_of_birth,
+                        &d.sex,
+                        &d.nationality,
+                        &d.personal_number,
+                        &d.document_number,
+                        &d.authority,
+                    ],
+                    texts,
+                )?;
+            }
+            if let Some(RawData::Text(raw)) = &doc.raw_data {
+                check_bytes(&format!("{at}.rawData"), raw, limits.raw_data_bytes)?;
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), String> {
         check_id("processId", &self.process_id)?;
         check_id("identityVerificationId", &self.identity_verification_id)?;
@@ -297,6 +369,25 @@ impl CallbackBody for ApproveRequest {
         }
         Ok(())
     }
+}
+
+/// Each present text at most `max` characters.
+fn check_texts(at: &str, values: &[&Option<String>], max: usize) -> Result<(), String> {
+    match values
+        .iter()
+        .filter_map(|v| v.as_deref())
+        .find(|v| v.chars().count() > max)
+    {
+        Some(_) => Err(format!("a text of `{at}` is longer than {max} characters")),
+        None => Ok(()),
+    }
+}
+
+fn check_bytes(at: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.len() > max {
+        return Err(format!("field `{at}` is longer than {max} bytes"));
+    }
+    Ok(())
 }
 
 // What the facts are derived from: the domain's inputs, borrowed from the requests.

@@ -11,6 +11,7 @@ mod dates;
 mod errors;
 mod golden;
 mod helpers;
+mod hostile_input;
 mod onboarding_peer;
 mod openapi;
 mod operations;
