@@ -3,6 +3,7 @@
 pub mod consent;
 pub mod facts;
 pub mod identification;
+pub mod identity;
 pub mod images;
 pub mod otp_delivery;
 pub mod policy;
