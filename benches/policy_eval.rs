@@ -1,4 +1,4 @@
-//! Decision policy evaluation: a 20-rule policy against a realistic `/client/evaluate` fact set,
+//! Decision policy evaluation: a 26-rule policy against a realistic `/client/evaluate` fact set,
 //! including the JSON → CEL conversion of the facts. Target: median < 50 µs per decision.
 //!
 //! `cargo bench --bench policy_eval`
@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use onboarding_adapter::domain::policy::{DEMO_POLICY, DecisionPoint, Policy};
 use serde_json::json;
 
-/// The demo policy's eleven evaluate rules plus nine more, typical of a bank's additions.
+/// The demo policy's seventeen evaluate rules plus nine more, typical of a bank's additions.
 fn policy_text() -> String {
     let extra = [
         (
@@ -90,6 +90,11 @@ fn facts() -> serde_json::Value {
             "rawData": {"documentNumber": "123456789", "issuingAuthority": "Praha 1", "nationality": "CZE"},
         })
     };
+    let agree = |sources: &[&str]| {
+        json!({"status": "agree", "documents": "agree", "person": "agree", "registry": "agree",
+               "sources": sources, "conflicts": []})
+    };
+    let all = ["documents[0]", "documents[1]", "person", "registry"];
     json!({
         "point": "evaluate", "processId": "0b7c1a5e-4f7e-4d43-9b5f-5d3a9c1e2f10",
         "processType": "onboarding", "userId": "user-1",
@@ -106,6 +111,16 @@ fn facts() -> serde_json::Value {
         "documentCountries": ["CZE"], "anyDocumentExpired": false, "anyIssuedInFuture": false,
         "anyDocumentFailed": false, "minDaysToExpiry": 1200, "minDocumentScore": 8.0,
         "faceImagePresent": true,
+        "identity": {
+            "surname": agree(&all), "givenNames": agree(&all), "birthDate": agree(&all),
+            "documentNumber": {"status": "unknown", "documents": "unknown", "person": "unknown",
+                               "registry": "unknown", "sources": ["documents[0]", "documents[1]"],
+                               "conflicts": []},
+            "nationality": {"status": "agree", "documents": "agree", "person": "unknown",
+                            "registry": "unknown", "sources": ["documents[0]", "documents[1]"],
+                            "conflicts": []},
+            "mismatches": [],
+        },
     })
 }
 
@@ -114,11 +129,11 @@ fn bench(c: &mut Criterion) {
     let rules = policy
         .rule_ids(DecisionPoint::Evaluate, Some("onboarding"))
         .len();
-    assert_eq!(rules, 20);
+    assert_eq!(rules, 26);
     let facts = facts();
     let verdict = policy.decide(DecisionPoint::Evaluate, Some("onboarding"), &facts);
     assert_eq!(verdict.outcome.as_str(), "OK", "{:#?}", verdict.trace);
-    c.bench_function("policy_eval/evaluate_20_rules", |b| {
+    c.bench_function("policy_eval/evaluate_26_rules", |b| {
         b.iter(|| {
             policy.decide(
                 black_box(DecisionPoint::Evaluate),

@@ -1,6 +1,6 @@
 //! The fact set a decision policy reads: taken from an evaluate or approve call and
-//! derived in Rust (age, expiry, registry match, image checks) against an injected date, so
-//! the policy's CEL stays simple and a decision can be replayed.
+//! derived in Rust (age, expiry, registry match, identity consistency, image checks) against
+//! an injected date, so the policy's CEL stays simple and a decision can be replayed.
 //!
 //! The facts are a JSON object; every top-level key is a CEL variable. Unknown values are
 //! `null`, so a rule that compares them fails to evaluate and the policy answers WAIT
@@ -11,6 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
+use super::identity;
 use super::images::CheckedImage;
 use super::verification::{
     ApproveInput, CallInput, CheckStatus, DocumentDataInput, DocumentInput, EvaluateInput,
@@ -130,6 +131,14 @@ pub fn evaluate(
             }),
         ),
         ("age".into(), json!(birth_date.map(|b| age_on(b, today)))),
+        (
+            "identity".into(),
+            identity::facts(identity::Sources {
+                person: check.and_then(|c| c.person.as_ref()),
+                documents,
+                registry,
+            }),
+        ),
         ("documents".into(), Value::Array(docs)),
         ("documentCount".into(), json!(documents.len())),
         ("documentTypes".into(), json!(types)),
@@ -531,6 +540,39 @@ mod tests {
     }
 
     #[test]
+    fn identity_facts_compare_the_person_as_sent_not_as_filled_in() {
+        let today = date("2026-11-23");
+        let req = with_data(DocumentDataInput {
+            given_names: Some("JAN"),
+            surname: Some("NOVAK"),
+            date_of_birth: Some("2015-03-02"),
+            ..Default::default()
+        });
+        let f = evaluate(&req, &vec![vec![]], Some(&registry()), today);
+        // `person` is filled in from the document, but was not sent: nothing to compare.
+        assert_eq!(f["person"]["dateOfBirth"], json!("2015-03-02"));
+        assert_eq!(f["identity"]["birthDate"]["person"], json!("unknown"));
+        assert_eq!(f["identity"]["birthDate"]["registry"], json!("disagree"));
+        assert_eq!(f["identity"]["surname"]["status"], json!("agree"));
+        assert_eq!(f["identity"]["mismatches"], json!(["birthDate"]));
+
+        let mut sent = req.clone();
+        if let Some(check) = sent.document_check.as_mut() {
+            check.person = Some(PersonInput {
+                date_of_birth: Some("1985-03-02"),
+                ..Default::default()
+            });
+        }
+        let f = evaluate(&sent, &vec![vec![]], None, today);
+        assert_eq!(f["identity"]["birthDate"]["person"], json!("disagree"));
+        assert_eq!(
+            f["identity"]["birthDate"]["conflicts"],
+            json!([["documents[0]", "person"]])
+        );
+        assert_eq!(f["identity"]["birthDate"]["registry"], json!("unknown"));
+    }
+
+    #[test]
     fn missing_extracted_data_is_a_fact() {
         let req = evaluate_input(vec![document("ID_CARD")]);
         let f = evaluate(&req, &vec![vec![]], Some(&registry()), date("2026-11-23"));
@@ -541,6 +583,8 @@ mod tests {
         assert_eq!(f["documents"][0]["expired"], Value::Null);
         assert_eq!(f["legacyCaller"], json!(false));
         assert_eq!(f["imagesValid"], json!(true));
+        assert_eq!(f["identity"]["mismatches"], json!([]));
+        assert_eq!(f["identity"]["birthDate"]["status"], json!("unknown"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod consent;
 pub mod delivery;
 pub mod facts;
 pub mod identification;
+pub mod identity;
 pub mod images;
 pub mod otp_delivery;
 pub mod policy;

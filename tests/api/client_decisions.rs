@@ -292,6 +292,290 @@ async fn the_demo_policy_rules_answer_their_reason_codes() {
     assert_eq!(rows[0].try_get::<i64>("", "n").unwrap(), 0);
 }
 
+/// `id_card`'s document (JAN NOVAK, born 1985-03-02, CZE) of type `doc_type`, with the
+/// given `data` fields replaced.
+fn document_with(doc_type: &str, data: Value) -> Value {
+    let mut doc = id_card(json!(null), doc_type);
+    for (key, value) in data.as_object().expect("data fields") {
+        doc["data"][key] = value.clone();
+    }
+    doc
+}
+
+/// Identity consistency: documents that disagree with each other or with the `person`
+/// record never pass, and the reason names the field.
+#[tokio::test]
+async fn documents_that_disagree_with_each_other_or_with_person_are_never_ok_and_the_reason_names_the_field()
+ {
+    let app = app().await;
+    let id = || document_with("ID_CARD", json!({}));
+    // C-1001 is in the registry (JAN NOVÁK, 1985-03-02); C-9999 is not.
+    let cases: Vec<(&str, &str, Value, Value, &str)> = vec![
+        (
+            "surname: ID card and passport",
+            "C-1001",
+            json!([
+                id(),
+                document_with(
+                    "PASSPORT",
+                    json!({"surname": "DVORAK", "documentNumber": "P1"})
+                )
+            ]),
+            person(),
+            "IDENTITY_SURNAME_MISMATCH",
+        ),
+        (
+            "given names: ID card and driving licence",
+            "C-1001",
+            json!([
+                id(),
+                document_with("DRIVING_LICENSE", json!({"givenNames": "PETR"}))
+            ]),
+            person(),
+            "IDENTITY_GIVEN_NAMES_MISMATCH",
+        ),
+        (
+            "birth date: an ID card born 2015, a person record born 1985",
+            "C-9999",
+            json!([document_with(
+                "ID_CARD",
+                json!({"dateOfBirth": "2015-03-02"})
+            )]),
+            person(),
+            "IDENTITY_BIRTH_DATE_MISMATCH",
+        ),
+        (
+            "birth date: ID card and passport",
+            "C-9999",
+            json!([
+                id(),
+                document_with("PASSPORT", json!({"dateOfBirth": "1985-03-20"}))
+            ]),
+            person(),
+            "IDENTITY_BIRTH_DATE_MISMATCH",
+        ),
+        (
+            "given names: the person record and the document",
+            "C-9999",
+            json!([id()]),
+            json!({"surname": "NOVAK", "givenNames": "PETR", "dateOfBirth": "1985-03-02"}),
+            "IDENTITY_GIVEN_NAMES_MISMATCH",
+        ),
+        (
+            "nationality: ID card and passport",
+            "C-1001",
+            json!([
+                id(),
+                document_with("PASSPORT", json!({"nationality": "SVK"}))
+            ]),
+            person(),
+            "IDENTITY_NATIONALITY_MISMATCH",
+        ),
+        (
+            "document number: two entries of one ID card",
+            "C-1001",
+            json!([
+                id(),
+                document_with("ID_CARD", json!({"documentNumber": "987654321"}))
+            ]),
+            person(),
+            "IDENTITY_DOCUMENT_NUMBER_MISMATCH",
+        ),
+        (
+            "two fields at once",
+            "C-9999",
+            json!([
+                id(),
+                document_with(
+                    "PASSPORT",
+                    json!({"surname": "DVORAK", "nationality": "SVK"})
+                )
+            ]),
+            person(),
+            "IDENTITY_SURNAME_MISMATCH,IDENTITY_NATIONALITY_MISMATCH",
+        ),
+    ];
+    for (i, (case, user, documents, person, reason)) in cases.iter().enumerate() {
+        let mut body = evaluate_2x(&format!("id-{i}"), documents.clone(), person.clone());
+        body["userId"] = json!(user);
+        let (status, answer) = app.post_json("/client/evaluate", &body).await;
+        assert_eq!(status, 200, "{case}: {answer}");
+        assert_ne!(answer["result"], "OK", "{case}: never OK");
+        assert_eq!(
+            answer,
+            json!({"result": "WAIT", "resultReason": reason}),
+            "{case}"
+        );
+    }
+    assert_eq!(
+        app.count("review_case").await,
+        i64::try_from(cases.len()).unwrap(),
+        "each disagreement is reviewed"
+    );
+
+    // The stored facts say which field differs between which sources.
+    let facts: Value = decision_row(&app, "id-2")
+        .await
+        .try_get("", "facts")
+        .unwrap();
+    let birth = &facts["identity"]["birthDate"];
+    assert_eq!(facts["identity"]["mismatches"], json!(["birthDate"]));
+    assert_eq!(birth["status"], "disagree");
+    assert_eq!(birth["person"], "disagree");
+    assert_eq!(
+        birth["registry"], "unknown",
+        "C-9999 is not in the registry"
+    );
+    assert_eq!(birth["conflicts"], json!([["documents[0]", "person"]]));
+    let facts: Value = decision_row(&app, "id-0")
+        .await
+        .try_get("", "facts")
+        .unwrap();
+    assert_eq!(
+        facts["identity"]["surname"]["conflicts"],
+        json!([
+            ["documents[0]", "documents[1]"],
+            ["documents[1]", "person"],
+            ["documents[1]", "registry"]
+        ])
+    );
+    assert_eq!(
+        facts["identity"]["documentNumber"]["status"], "unknown",
+        "an ID card and a passport carry different numbers"
+    );
+}
+
+#[tokio::test]
+async fn agreeing_documents_that_differ_in_case_diacritics_spacing_or_name_order_answer_ok() {
+    let app = app().await;
+    // C-1001: JAN NOVÁK in the registry. An ID card sent as two entries (front and back:
+    // one number), a passport with its own number.
+    let registered = evaluate_2x(
+        "same-1",
+        json!([
+            document_with(
+                "ID_CARD",
+                json!({"surname": "Novák", "givenNames": "Jan",
+                "documentNumber": "123 456 789", "nationality": "cze"})
+            ),
+            document_with(
+                "ID_CARD",
+                json!({"surname": "NOVAK", "givenNames": " JAN ",
+                "dateOfBirth": "1985-03-02T00:00:00Z", "documentNumber": "123456789"})
+            ),
+            document_with(
+                "PASSPORT",
+                json!({"surname": "novák", "givenNames": "jan",
+                "documentNumber": "P1234567"})
+            ),
+        ]),
+        json!({"surname": "  Novák ", "givenNames": "jan", "dateOfBirth": "1985-03-02"}),
+    );
+    // Not in the registry: two given names in either order, a double surname spelled with
+    // and without its hyphen and diacritics.
+    let mut unregistered = evaluate_2x(
+        "same-2",
+        json!([
+            document_with(
+                "ID_CARD",
+                json!({"surname": "Nováková-Dvořáková", "givenNames": "Jana Marie"})
+            ),
+            document_with(
+                "PASSPORT",
+                json!({"surname": "NOVAKOVA DVORAKOVA", "givenNames": "MARIE JANA",
+                "documentNumber": "P7654321"})
+            ),
+        ]),
+        json!({"surname": "NOVAKOVA-DVORAKOVA", "givenNames": "Marie  Jana", "dateOfBirth": "1985-03-02"}),
+    );
+    unregistered["userId"] = json!("C-9999");
+    for body in [&registered, &unregistered] {
+        let (status, answer) = app.post_json("/client/evaluate", body).await;
+        assert_eq!(
+            (status, answer),
+            (200, json!({"result": "OK", "resultReason": ""})),
+            "{}",
+            body["identityVerificationId"]
+        );
+    }
+    let facts: Value = decision_row(&app, "same-1")
+        .await
+        .try_get("", "facts")
+        .unwrap();
+    let identity = &facts["identity"];
+    assert_eq!(identity["mismatches"], json!([]), "{identity}");
+    for field in ["surname", "givenNames", "birthDate"] {
+        assert_eq!(identity[field]["status"], "agree", "{field}");
+        assert_eq!(identity[field]["registry"], "agree", "{field}");
+    }
+    assert_eq!(
+        identity["documentNumber"]["documents"], "agree",
+        "the two ID card entries"
+    );
+    assert_eq!(identity["nationality"]["status"], "agree");
+    let facts: Value = decision_row(&app, "same-2")
+        .await
+        .try_get("", "facts")
+        .unwrap();
+    assert_eq!(facts["identity"]["givenNames"]["status"], "agree");
+    assert_eq!(facts["identity"]["surname"]["status"], "agree");
+}
+
+#[tokio::test]
+async fn a_birth_date_other_than_the_registrys_is_refused() {
+    let app = app().await;
+    // The person record and the ID card agree with each other, not with the registry.
+    let both = evaluate_2x(
+        "reg-1",
+        json!([document_with(
+            "ID_CARD",
+            json!({"dateOfBirth": "1985-03-03"})
+        )]),
+        json!({"surname": "NOVAK", "givenNames": "JAN", "dateOfBirth": "1985-03-03"}),
+    );
+    // The person record agrees with the registry; a second document does not.
+    let second = evaluate_2x(
+        "reg-2",
+        json!([
+            document_with("ID_CARD", json!({})),
+            document_with(
+                "PASSPORT",
+                json!({"dateOfBirth": "1985-03-20", "documentNumber": "P1"})
+            ),
+        ]),
+        person(),
+    );
+    let (_, answer) = app.post_json("/client/evaluate", &both).await;
+    assert_eq!(
+        answer,
+        json!({"result": "NOK", "resultReason": "REGISTRY_MISMATCH,REGISTRY_BIRTH_DATE_MISMATCH"})
+    );
+    let (_, answer) = app.post_json("/client/evaluate", &second).await;
+    assert_eq!(
+        answer,
+        json!({"result": "NOK", "resultReason": "REGISTRY_BIRTH_DATE_MISMATCH"})
+    );
+    assert_eq!(app.count("review_case").await, 0, "refused, not reviewed");
+    let facts: Value = decision_row(&app, "reg-2")
+        .await
+        .try_get("", "facts")
+        .unwrap();
+    assert_eq!(
+        facts["registry"]["mismatch"],
+        json!(false),
+        "the person record matches"
+    );
+    assert_eq!(facts["identity"]["birthDate"]["registry"], "disagree");
+    assert_eq!(
+        facts["identity"]["birthDate"]["conflicts"],
+        json!([
+            ["documents[0]", "documents[1]"],
+            ["documents[1]", "person"],
+            ["documents[1]", "registry"]
+        ])
+    );
+}
+
 #[tokio::test]
 async fn a_1x_evaluate_never_gets_wait_which_it_cannot_read() {
     let app = app().await;
