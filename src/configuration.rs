@@ -41,6 +41,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub otp: OtpSettings,
     pub log: LogSettings,
+    pub privacy: PrivacySettings,
     /// Demo mode: seeds demo customers on an empty registry and allows the demo
     /// credentials on a loopback listener. Switch off in production.
     pub demo: bool,
@@ -520,9 +521,30 @@ pub struct OtpSettings {
     pub max_per_process: u32,
     /// Most delivery attempts per `userId` within the window (0: no cap).
     pub max_per_user: u32,
+    /// Most delivery attempts to one e-mail address within the window, whatever the
+    /// process or user (0: no cap).
+    pub max_per_destination: u32,
+    /// Most delivery attempts of the whole service within the window (0: no cap).
+    pub max_global: u32,
     pub address_fallback: AddressFallback,
+    /// Domains a fallback address (one the app user typed into the identification) may be
+    /// at, e.g. `["bank.example"]`; `["*"]` opens the fallback to every domain. Empty (the
+    /// default): no fallback address is ever mailed, whatever `address_fallback` says.
+    pub fallback_domains: Vec<String>,
     /// Attribute of the lookup's `identification` holding the fallback e-mail address.
     pub identification_email_attribute: String,
+}
+
+/// Pseudonymous keys of personal data.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Key of the HMAC-SHA256 that turns e-mail addresses into the keys the OTP caps count
+    /// by (at least 32 characters; keep it out of the database's backups). Unset: a
+    /// built-in key, and the keys are only as good as an unsalted hash (a warning at
+    /// start-up).
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub hmac_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -654,13 +676,17 @@ impl Default for Settings {
                 cap_window_secs: 600,
                 max_per_process: 5,
                 max_per_user: 10,
+                max_per_destination: 5,
+                max_global: 1000,
                 address_fallback: AddressFallback::UnknownUsers,
+                fallback_domains: Vec::new(),
                 identification_email_attribute: "email".into(),
             },
             log: LogSettings {
                 format: LogFormat::Json,
                 level: "info".into(),
             },
+            privacy: PrivacySettings { hmac_key: None },
             demo: true,
         }
     }
@@ -810,6 +836,14 @@ impl Settings {
             return invalid(
                 "delivery.poll_interval_ms and delivery.lease_secs must be greater than zero",
             );
+        }
+        if self
+            .privacy
+            .hmac_key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().chars().count() < 32)
+        {
+            return invalid("privacy.hmac_key must be at least 32 characters");
         }
         if self.consent.fallback_language.trim().is_empty() {
             return invalid("consent.fallback_language must not be empty");

@@ -14,6 +14,8 @@ pub struct Model {
     pub resend: bool,
     pub language: Option<String>,
     pub destination_masked: Option<String>,
+    /// HMAC-SHA256 (hex) of the destination address under `privacy.hmac_key`.
+    pub destination_key: Option<String>,
     pub outcome: String,
     pub detail: Option<String>,
     pub smtp_code: Option<i32>,

@@ -23,6 +23,7 @@ mod m20261123_000303_create_audit_log;
 mod m20261123_000401_add_decision_facts;
 mod m20261123_000402_create_evidence;
 mod m20261207_000501_extend_outbox_message;
+mod m20261207_000502_add_otp_destination_key;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000401_add_decision_facts::Migration),
             Box::new(m20261123_000402_create_evidence::Migration),
             Box::new(m20261207_000501_extend_outbox_message::Migration),
+            Box::new(m20261207_000502_add_otp_destination_key::Migration),
         ]
     }
 }

@@ -114,6 +114,7 @@ pub async fn deliver(
         }
     };
     let masked = mask_address(destination.address.as_ref());
+    delivery.destination_key = Some(destination_key(deps.settings, destination.address.as_ref()));
     let language = deps
         .templates
         .language([req.language.as_deref(), destination.language.as_deref()]);
@@ -125,7 +126,7 @@ pub async fn deliver(
     // each other's reservations, so together they never exceed a cap.
     let id = otp::record(&txn, delivery, ctx, now).await?;
     txn.commit().await?;
-    if let Some(reason) = over_cap(deps, req, now).await? {
+    if let Some(reason) = over_cap(deps, req, destination.address.as_ref(), now).await? {
         let finish = Finish {
             outcome: Outcome::Capped,
             detail: Some(reason.clone()),
@@ -259,11 +260,19 @@ async fn destination(
                 }),
         )
     };
+    let refused = (
+        Outcome::NoAddress,
+        "fallback address not at a domain of otp.fallback_domains",
+    );
     let Some(customer) = customer else {
         if fallback != AddressFallback::Never
             && let Some(d) = from_identification(None).await?
         {
-            return Ok(Ok(d));
+            return Ok(if fallback_allowed(deps.settings, &d.address) {
+                Ok(d)
+            } else {
+                Err(refused)
+            });
         }
         return Ok(Err((
             Outcome::UnknownUser,
@@ -290,7 +299,11 @@ async fn destination(
     if fallback == AddressFallback::MissingAddress
         && let Some(d) = from_identification(customer.language.clone()).await?
     {
-        return Ok(Ok(d));
+        return Ok(if fallback_allowed(deps.settings, &d.address) {
+            Ok(d)
+        } else {
+            Err(refused)
+        });
     }
     Ok(Err((
         Outcome::NoAddress,
@@ -307,6 +320,7 @@ async fn destination(
 async fn over_cap(
     deps: &Deps<'_>,
     req: &OtpSendRequest,
+    destination: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, Error> {
     let s = &deps.settings.otp;
@@ -314,6 +328,7 @@ async fn over_cap(
     let since = now
         .checked_sub_signed(window)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let key = destination_key(deps.settings, destination);
     for (scope, max, name) in [
         (
             CapScope::Process(&req.process_id),
@@ -321,6 +336,12 @@ async fn over_cap(
             "process",
         ),
         (CapScope::User(&req.user_id), s.max_per_user, "user"),
+        (
+            CapScope::Destination(&key),
+            s.max_per_destination,
+            "destination",
+        ),
+        (CapScope::All, s.max_global, "global"),
     ] {
         if max == 0 {
             continue;
@@ -334,6 +355,42 @@ async fn over_cap(
         }
     }
     Ok(None)
+}
+
+/// Whether a fallback address (typed by the app user) may be mailed: its domain is one of
+/// `otp.fallback_domains` (or a subdomain of one), or the list holds `*`.
+fn fallback_allowed(settings: &Settings, address: &Address) -> bool {
+    let domain = address.domain().to_ascii_lowercase();
+    settings.otp.fallback_domains.iter().any(|allowed| {
+        let allowed = allowed.trim().trim_start_matches('.').to_ascii_lowercase();
+        allowed == "*"
+            || domain == allowed
+            || domain
+                .strip_suffix(&allowed)
+                .is_some_and(|rest| rest.ends_with('.'))
+    })
+}
+
+/// The key the destination cap counts an address by: HMAC-SHA256 (hex) of the address,
+/// lower-cased, under `privacy.hmac_key`. The address itself is never stored.
+fn destination_key(settings: &Settings, address: &str) -> String {
+    use hmac::{Hmac, Mac};
+    /// Without a configured key (a warning at start-up): as good as an unsalted hash.
+    const BUILT_IN: &[u8] = b"onboarding-adapter built-in destination key";
+    let key = settings
+        .privacy
+        .hmac_key
+        .as_ref()
+        .map_or(BUILT_IN, |k| k.expose_secret().as_bytes());
+    let address = address.trim().to_lowercase();
+    // HMAC takes a key of any length: `new_from_slice` cannot fail.
+    Hmac::<sha2::Sha256>::new_from_slice(key).map_or_else(
+        |_| String::new(),
+        |mut mac| {
+            mac.update(address.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        },
+    )
 }
 
 /// Records how an attempt ended, in a transaction of its own (the reservation committed

@@ -20,6 +20,8 @@ pub struct Delivery {
     /// The language the Onboarding Server asked for.
     pub language: Option<String>,
     pub destination_masked: Option<String>,
+    /// Keyed hash of the address (see `services::otp::destination_key`).
+    pub destination_key: Option<String>,
     /// `REGISTRY` or `IDENTIFICATION`.
     pub destination_source: Option<String>,
     /// The language of the message sent.
@@ -52,6 +54,7 @@ impl Delivery {
             resend,
             language: language.map(str::to_owned),
             destination_masked: None,
+            destination_key: None,
             destination_source: None,
             mail_language: None,
             outcome: outcome.as_str().to_owned(),
@@ -83,6 +86,7 @@ pub async fn record(
         resend: Set(d.resend),
         language: Set(d.language),
         destination_masked: Set(d.destination_masked),
+        destination_key: Set(d.destination_key),
         destination_source: Set(d.destination_source),
         mail_language: Set(d.mail_language),
         outcome: Set(d.outcome),
@@ -140,6 +144,10 @@ pub async fn finish(db: &impl ConnectionTrait, id: i64, f: Finish) -> Result<(),
 pub enum CapScope<'a> {
     Process(&'a str),
     User(&'a str),
+    /// One destination address, by its keyed hash.
+    Destination(&'a str),
+    /// Every delivery.
+    All,
 }
 
 /// Delivery attempts (see [`Outcome::ATTEMPTS`]) of `scope` created at or after `since`.
@@ -159,6 +167,8 @@ pub async fn count_attempts(
     let select = match scope {
         CapScope::Process(id) => select.filter(C::ProcessId.eq(id)),
         CapScope::User(id) => select.filter(C::UserId.eq(id)),
+        CapScope::Destination(key) => select.filter(C::DestinationKey.eq(key)),
+        CapScope::All => select,
     };
     select.count(db).await
 }

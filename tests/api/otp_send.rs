@@ -758,7 +758,11 @@ async fn a_customer_without_a_usable_address_gets_no_mail_and_the_reason_is_reco
 #[tokio::test]
 async fn a_prospect_gets_the_code_at_the_address_its_lookup_identification_carried() {
     let sink = SmtpSink::start(Mode::Accept).await;
-    let app = spawn_with_sink(&sink, |s| s.lookup.unknown_user = UnknownUser::Prospect).await;
+    let app = spawn_with_sink(&sink, |s| {
+        s.lookup.unknown_user = UnknownUser::Prospect;
+        s.otp.fallback_domains = vec!["example.org".into()];
+    })
+    .await;
     let (status, lookup) = app
         .post_json(
             "/user/lookup",
@@ -810,7 +814,11 @@ async fn a_registry_customer_never_gets_the_code_at_an_identification_address_un
         (AddressFallback::MissingAddress, sent()),
     ] {
         let sink = SmtpSink::start(Mode::Accept).await;
-        let app = spawn_with_sink(&sink, |s| s.otp.address_fallback = fallback).await;
+        let app = spawn_with_sink(&sink, |s| {
+            s.otp.address_fallback = fallback;
+            s.otp.fallback_domains = vec!["*".into()];
+        })
+        .await;
         add_customer(&app, "C-NOMAIL", None, true).await;
         let (status, _) = app
             .post_json(
@@ -1040,6 +1048,7 @@ async fn concurrent_sends_share_at_most_the_configured_number_of_smtp_connection
     let app = spawn_with_sink(&sink, |s| {
         s.mail.smtp_pool_max_size = 2;
         s.otp.max_per_user = 0;
+        s.otp.max_per_destination = 0;
     })
     .await;
     app.seed_demo_customers().await;
@@ -1062,5 +1071,168 @@ async fn concurrent_sends_share_at_most_the_configured_number_of_smtp_connection
         sink.connections() <= 2,
         "{} SMTP connections",
         sink.connections()
+    );
+}
+
+/// A prospect of its own (a new identification) for `process`, typing `email`.
+async fn prospect(app: &TestApp, process: &str, email: &str) -> String {
+    let (status, lookup) = app
+        .post_json(
+            "/user/lookup",
+            &json!({"processId": process, "identification":
+                {"clientNumber": format!("n-{process}"), "birthDate": "1999-09-09", "email": email}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{lookup}");
+    lookup["userId"].as_str().expect("prospect id").to_owned()
+}
+
+#[tokio::test]
+async fn one_address_typed_by_many_prospects_is_mailed_only_up_to_its_cap() {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let app = spawn_with_sink(&sink, |s| {
+        s.lookup.unknown_user = UnknownUser::Prospect;
+        s.otp.fallback_domains = vec!["*".into()];
+        s.otp.max_per_destination = 3;
+    })
+    .await;
+    // Seven processes, seven prospects, one victim's address (spelled differently).
+    let mut answers = Vec::new();
+    for i in 0..7 {
+        let process = format!("p-victim-{i}");
+        let email = if i % 2 == 0 {
+            "victim@example.com"
+        } else {
+            " Victim@EXAMPLE.com"
+        };
+        let user = prospect(&app, &process, email).await;
+        answers.push(
+            send(
+                &app,
+                &otp(
+                    &process,
+                    &user,
+                    json!("en"),
+                    "12340000",
+                    "ACTIVATION",
+                    false,
+                ),
+            )
+            .await,
+        );
+    }
+    assert_eq!(
+        answers.iter().filter(|a| **a == sent()).count(),
+        3,
+        "{answers:?}"
+    );
+    assert_eq!(sink.messages().len(), 3);
+    let rows = deliveries(&app).await;
+    let capped: Vec<_> = rows.iter().filter(|r| r.outcome == "CAPPED").collect();
+    assert_eq!(capped.len(), 4);
+    assert!(capped.iter().all(|r| {
+        r.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("destination cap"))
+    }));
+    // One key for the address however it was spelled; never the address itself.
+    let key = rows[0].destination_key.clone().expect("a destination key");
+    assert!(
+        rows.iter()
+            .all(|r| r.destination_key.as_deref() == Some(key.as_str()))
+    );
+    assert_eq!(key.len(), 64);
+    assert!(!key.contains("victim"));
+}
+
+#[tokio::test]
+async fn a_typed_address_outside_the_allowed_domains_is_never_mailed() {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let app = spawn_with_sink(&sink, |s| {
+        s.lookup.unknown_user = UnknownUser::Prospect;
+        s.otp.fallback_domains = vec!["bank.example".into()];
+    })
+    .await;
+    let outsider = prospect(&app, "p-out", "someone@elsewhere.example").await;
+    let answer = send(
+        &app,
+        &otp(
+            "p-out",
+            &outsider,
+            json!("en"),
+            "12340001",
+            "ACTIVATION",
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(answer, not_sent());
+    let insider = prospect(&app, "p-in", "new.client@mail.bank.example").await;
+    let answer = send(
+        &app,
+        &otp(
+            "p-in",
+            &insider,
+            json!("en"),
+            "12340002",
+            "ACTIVATION",
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(answer, sent());
+    let rows = deliveries(&app).await;
+    assert_eq!(rows[0].outcome, "NO_ADDRESS");
+    assert_eq!(
+        rows[0].detail.as_deref(),
+        Some("fallback address not at a domain of otp.fallback_domains")
+    );
+    assert_eq!(sink.messages().len(), 1);
+    // By default (no domains listed) a typed address is never mailed.
+    let closed = spawn_with_sink(&sink, |s| s.lookup.unknown_user = UnknownUser::Prospect).await;
+    let user = prospect(&closed, "p-closed", "new.client@mail.bank.example").await;
+    let answer = send(
+        &closed,
+        &otp(
+            "p-closed",
+            &user,
+            json!("en"),
+            "12340003",
+            "ACTIVATION",
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(answer, not_sent());
+}
+
+#[tokio::test]
+async fn the_global_cap_bounds_every_send_of_the_window() {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let app = spawn_with_sink(&sink, |s| s.otp.max_global = 2).await;
+    app.seed_demo_customers().await;
+    let mut answers = Vec::new();
+    for (i, user) in ["C-1001", "C-1002", "C-1001"].iter().enumerate() {
+        answers.push(
+            send(
+                &app,
+                &otp(
+                    &format!("p-g{i}"),
+                    user,
+                    json!("en"),
+                    "12340010",
+                    "ACTIVATION",
+                    false,
+                ),
+            )
+            .await,
+        );
+    }
+    assert_eq!(answers, vec![sent(), sent(), not_sent()]);
+    let last = deliveries(&app).await.pop().expect("row");
+    assert_eq!(last.outcome, "CAPPED");
+    assert_eq!(
+        last.detail.as_deref(),
+        Some("global cap: at most 2 sends per 600 s")
     );
 }
