@@ -45,7 +45,7 @@ impl Modify for SecuritySchemes {
 /// response, so one without gets its status's reason phrase. The answers of the
 /// middleware are added here rather than on each handler: 429 (login throttle) on every
 /// authenticated operation, and on every state-changing back-office operation 403/415 (the
-/// CSRF guard) and, when it has no body, an optional JSON one (its content type is required).
+/// CSRF guard) and, when it has no body, a JSON one (its content type is required).
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     for item in doc.paths.paths.values_mut() {
@@ -140,7 +140,8 @@ fn throttled_response() -> utoipa::openapi::Response {
 }
 
 /// A state-changing back-office operation: 403 for a cross-site request, 415 without a
-/// JSON content type, and a body-less one accepts an (ignored) JSON body.
+/// JSON content type; a body-less one is documented with a JSON body (`{}`, ignored), since
+/// its content type is required (the service also accepts an empty body with it).
 fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -171,10 +172,10 @@ fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
         operation.request_body = Some(RefOr::T(
             utoipa::openapi::request_body::RequestBodyBuilder::new()
                 .description(Some(
-                    "Nothing to send, but the request must carry Content-Type: application/json \
-                     (protection against cross-site requests); a body, if any, is ignored",
+                    "Nothing to send: `{}` (or an empty body), but with Content-Type: \
+                     application/json, required against cross-site requests; the body is ignored",
                 ))
-                .required(Some(utoipa::openapi::Required::False))
+                .required(Some(utoipa::openapi::Required::True))
                 .content(
                     "application/json",
                     utoipa::openapi::ContentBuilder::new()
