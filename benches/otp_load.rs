@@ -77,7 +77,7 @@ async fn run(scenario: &Scenario, duration: Duration, concurrency: usize) {
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.server.workers = Some(2);
-    settings.demo = false;
+    settings.demo = Some(false);
     settings.auth.credentials = vec![Credential {
         username: USER.into(),
         password: SecretString::from(PASSWORD.to_owned()),

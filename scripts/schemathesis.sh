@@ -42,13 +42,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export ST_CALLBACK_USER=schemathesis ST_CALLBACK_PASSWORD="st-$RANDOM-$RANDOM-callbacks"
-export ST_ADMIN_USER=schemathesis-admin ST_ADMIN_PASSWORD="st-$RANDOM-$RANDOM-admin"
+export ST_CALLBACK_USER=schemathesis ST_CALLBACK_PASSWORD="st-$RANDOM-$RANDOM-callback-key"
+export ST_ADMIN_USER=schemathesis-admin ST_ADMIN_PASSWORD="st-$RANDOM-$RANDOM-backoffice-key"
 
+# Login throttling is off for this run: schemathesis sends wrong credentials on purpose
+# (ignored_auth check) more often than the throttle lets one address; tests/api/security.rs
+# covers the throttle. Demo mode is off: real credentials are configured.
 ADAPTER_SERVER__HOST=127.0.0.1 \
 ADAPTER_SERVER__PORT="$port" \
 ADAPTER_SERVER__WORKERS=2 \
-ADAPTER_DEMO=true \
+ADAPTER_DEMO=false \
+ADAPTER_THROTTLE__ENABLED=false \
 DATABASE_URL="sqlite://$tmp/schemathesis.sqlite?mode=rwc" \
 ADAPTER_AUTH__CREDENTIALS="[{username=\"$ST_CALLBACK_USER\",password=\"$ST_CALLBACK_PASSWORD\"}]" \
 ADAPTER_BACKOFFICE__USERS="[{username=\"$ST_ADMIN_USER\",password=\"$ST_ADMIN_PASSWORD\",role=\"admin\"}]" \

@@ -1,8 +1,10 @@
-//! HTTP Basic authentication of the Onboarding Server's callbacks.
+//! HTTP Basic authentication of the Onboarding Server's callbacks (and, through
+//! [`BasicAuthenticator::tagged`], of the back office), and the password-strength warning.
 //!
 //! Every configured pair is compared on every request, in constant time, on SHA-256
 //! digests of username and password: the time taken does not depend on which username
-//! was sent, whether it exists, or how much of a password matched.
+//! was sent, whether it exists, or how much of a password matched. Failed logins are
+//! throttled per source address and user name ([`crate::throttle`]).
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::configuration::Credential;
 use crate::error::ApiError;
+use crate::throttle::{Attempt, LoginThrottle, Throttled};
 
 #[derive(Clone)]
 struct CredentialDigest {
@@ -28,6 +31,7 @@ struct CredentialDigest {
 pub struct BasicAuthenticator {
     realm: String,
     accepted: Arc<Vec<CredentialDigest>>,
+    throttle: Option<LoginThrottle>,
 }
 
 impl std::fmt::Debug for BasicAuthenticator {
@@ -68,6 +72,37 @@ impl BasicAuthenticator {
         Self {
             realm: realm.to_owned(),
             accepted: Arc::new(accepted),
+            throttle: None,
+        }
+    }
+
+    /// Failed logins are throttled by `throttle` (see [`BasicAuthenticator::login`]).
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// [`BasicAuthenticator::identify`] behind the login throttle: refused unchecked while
+    /// the request's source address or user name is throttled.
+    ///
+    /// # Errors
+    /// [`Throttled`], with the seconds to wait.
+    pub fn login(
+        &self,
+        req: &actix_web::HttpRequest,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<&str>, Throttled> {
+        match &self.throttle {
+            None => Ok(self.identify(username, password)),
+            Some(throttle) => throttle.login(
+                Attempt {
+                    source: throttle.source(req),
+                    username,
+                },
+                || self.identify(username, password),
+            ),
         }
     }
 
@@ -122,11 +157,63 @@ pub async fn validate(
         return Err((authenticator.unauthorized(), req));
     };
     let password = credentials.password().unwrap_or_default();
-    if authenticator.verify(credentials.user_id(), password) {
-        Ok(req)
+    match authenticator.login(req.request(), credentials.user_id(), password) {
+        Ok(Some(_)) => Ok(req),
+        Ok(None) => {
+            tracing::warn!("request with wrong Basic credentials rejected");
+            Err((authenticator.unauthorized(), req))
+        }
+        Err(throttled) => Err((throttled_error(throttled), req)),
+    }
+}
+
+/// The 429 answer of a throttled login.
+pub fn throttled_error(throttled: Throttled) -> actix_web::Error {
+    tracing::info!(
+        reason = throttled.reason.as_str(),
+        retry_after_secs = throttled.retry_after_secs,
+        "login refused unchecked: throttled"
+    );
+    ApiError::TooManyRequests {
+        retry_after_secs: throttled.retry_after_secs,
+    }
+    .into()
+}
+
+/// Why a configured password is weak (it is accepted, with a warning at start), if it is:
+/// it contains the user name, repeats few characters, or is made of one kind of character
+/// or a well-known word. Length is checked, and enforced, by the configuration.
+pub fn password_weakness(username: &str, password: &str) -> Option<&'static str> {
+    let lower = password.to_lowercase();
+    let distinct = lower
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_numeric()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .into_iter()
+    .filter(|present| *present)
+    .count();
+    if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+        Some("it contains the user name")
+    } else if [
+        "password", "passwort", "heslo", "qwerty", "123456", "letmein", "changeme", "admin",
+        "secret",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
+    {
+        Some("it contains a well-known word")
+    } else if distinct < 8 {
+        Some("it has fewer than 8 different characters")
+    } else if classes < 2 {
+        Some("it has only one kind of character (lower case, upper case, digits, symbols)")
     } else {
-        tracing::warn!("request with wrong Basic credentials rejected");
-        Err((authenticator.unauthorized(), req))
+        None
     }
 }
 
@@ -162,6 +249,26 @@ mod tests {
             ("OLD", "old-secret"),
         ] {
             assert!(!a.verify(u, p), "{u}:{p} must be refused");
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_named_and_random_ones_are_not() {
+        for (user, password, weak) in [
+            ("os", "os-password-2024", true),
+            ("callback", "my-CALLBACK-key-9", true),
+            ("os", "aaaaaaaaaaaaaaaa", true),
+            ("os", "abababababab1212", true),
+            ("os", "correcthorsebatterystaple", true),
+            ("os", "k7#Vq2!mZp9@xL4w", false),
+            ("os", "tiger-lamp-violet-93", false),
+        ] {
+            assert_eq!(
+                password_weakness(user, password).is_some(),
+                weak,
+                "{user}/{password}: {:?}",
+                password_weakness(user, password)
+            );
         }
     }
 

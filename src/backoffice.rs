@@ -53,8 +53,8 @@ impl FromRequest for Staff {
 #[derive(Clone, Debug)]
 pub struct StaffAuthenticator(pub BasicAuthenticator);
 
-/// The back-office credentials: configured users, or the demo users in demo mode on a
-/// loopback listener; `None` (every back-office request is refused) otherwise.
+/// The back-office credentials: configured users, or the demo users in demo mode (see
+/// [`Settings::demo_mode`]); `None` (every back-office request is refused) otherwise.
 pub fn authenticator(settings: &Settings) -> Option<StaffAuthenticator> {
     let b = &settings.backoffice;
     if !b.users.is_empty() {
@@ -69,9 +69,9 @@ pub fn authenticator(settings: &Settings) -> Option<StaffAuthenticator> {
             }),
         )));
     }
-    if settings.demo && settings.server.host.is_loopback() {
+    if settings.demo_mode().unwrap_or(false) {
         tracing::warn!(
-            "no backoffice.users configured: demo mode on a loopback address, accepting the demo back-office users documented in the README"
+            "demo mode (nothing real configured, loopback listener): accepting the demo back-office users documented in the README"
         );
         return Some(StaffAuthenticator(BasicAuthenticator::tagged(
             &b.realm,
@@ -102,7 +102,15 @@ pub async fn validate(
         });
     let staff = match (&authenticator, &credentials) {
         (Some(a), Some(c)) => {
-            a.0.identify(c.user_id(), c.password().unwrap_or_default())
+            let granted =
+                match a
+                    .0
+                    .login(req.request(), c.user_id(), c.password().unwrap_or_default())
+                {
+                    Ok(granted) => granted,
+                    Err(throttled) => return Err((crate::auth::throttled_error(throttled), req)),
+                };
+            granted
                 .and_then(|tag| match tag {
                     "admin" => Some(Role::Admin),
                     "reviewer" => Some(Role::Reviewer),

@@ -15,13 +15,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::identification::LookupKey;
 
-/// Username and password of the demo credentials, used only when no credentials are
-/// configured, demo mode is on and the server listens on a loopback address.
+/// Username and password of the demo credentials, accepted only in demo mode (see
+/// [`Settings::demo_mode`]). Published in the README, so never accepted as configured ones.
 pub const DEMO_USERNAME: &str = "onboarding-server";
 pub const DEMO_PASSWORD: &str = "demo-only-change-me";
-/// Demo back-office users (same rule: demo mode on a loopback listener, none configured).
+/// Demo back-office users (same rule: demo mode only).
 pub const DEMO_REVIEWER: (&str, &str) = ("reviewer", "demo-reviewer-change-me");
 pub const DEMO_ADMIN: (&str, &str) = ("admin", "demo-admin-change-me");
+/// Shortest password accepted in `auth.credentials` and `backoffice.users`.
+pub const MIN_PASSWORD_CHARS: usize = 12;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -42,9 +44,11 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub log: LogSettings,
     pub privacy: PrivacySettings,
-    /// Demo mode: seeds demo customers on an empty registry and allows the demo
-    /// credentials on a loopback listener. Switch off in production.
-    pub demo: bool,
+    pub throttle: ThrottleSettings,
+    /// Demo mode (demo credentials, demo back-office users, demo customers). Unset: on
+    /// exactly when nothing real is configured (see [`Settings::demo_mode`]); `true`
+    /// insists on it (refused together with real settings); `false` never.
+    pub demo: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -94,7 +98,8 @@ pub enum SqliteSync {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// HTTP Basic on the callbacks. Switching it off must be explicit and is logged loudly.
+    /// HTTP Basic on the callbacks. Switching it off must be explicit, is logged loudly and
+    /// is refused on a listener that is not a loopback address.
     pub enabled: bool,
     pub realm: String,
     /// Accepted credential pairs; several may be active at once for rotation.
@@ -562,6 +567,31 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// Throttling of failed logins (callbacks' Basic auth and the back office), per source
+/// address and per user name (see `crate::throttle`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    pub enabled: bool,
+    /// Failures are counted in windows of this length.
+    pub window_secs: u64,
+    /// Failed logins from one source address (IPv6: its /64) within a window after which
+    /// that address is refused (429) for `block_secs`.
+    pub max_failures_per_address: u32,
+    /// Failed logins for one user name, from any address, within a window after which the
+    /// name is refused for `block_secs`, except from addresses it logged in from within
+    /// `known_address_secs`.
+    pub max_failures_per_user: u32,
+    pub block_secs: u64,
+    pub known_address_secs: u64,
+    /// Most addresses (and, separately, user names) tracked at once; the least recently
+    /// seen are forgotten first.
+    pub max_tracked: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the source address (its right-most
+    /// entry). Without them the peer address of the connection is the source.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -687,7 +717,17 @@ impl Default for Settings {
                 level: "info".into(),
             },
             privacy: PrivacySettings { hmac_key: None },
-            demo: true,
+            throttle: ThrottleSettings {
+                enabled: true,
+                window_secs: 300,
+                max_failures_per_address: 10,
+                max_failures_per_user: 100,
+                block_secs: 300,
+                known_address_secs: 7 * 24 * 3600,
+                max_tracked: 10_000,
+                trusted_proxies: Vec::new(),
+            },
+            demo: None,
         }
     }
 }
@@ -794,34 +834,7 @@ impl Settings {
         if d.evidence == EvidenceStorage::Folder && d.evidence_dir.is_none() {
             return invalid("decision.evidence = \"folder\" needs decision.evidence_dir");
         }
-        for c in &self.auth.credentials {
-            if c.username.is_empty() || c.password.expose_secret().is_empty() {
-                return invalid("auth.credentials entries need a non-empty username and password");
-            }
-            if c.username.contains(':') {
-                return invalid("auth.credentials usernames cannot contain ':'");
-            }
-        }
-        for u in &self.backoffice.users {
-            if u.username.is_empty()
-                || u.password.expose_secret().is_empty()
-                || u.username.contains(':')
-            {
-                return invalid(
-                    "backoffice.users entries need a username (without ':') and a password",
-                );
-            }
-            if self
-                .auth
-                .credentials
-                .iter()
-                .any(|c| c.username == u.username)
-            {
-                return invalid(
-                    "backoffice.users must not reuse a callback username (auth.credentials)",
-                );
-            }
-        }
+        self.validate_access()?;
         if self.review.expiry_outcome == Outcome::Wait {
             return invalid("review.expiry_outcome must be OK or NOK");
         }
@@ -849,6 +862,158 @@ impl Settings {
             return invalid("consent.fallback_language must not be empty");
         }
         self.validate_mail()
+    }
+
+    /// The access settings: credentials, users, their passwords, demo mode, the
+    /// switched-off authentication and the login throttle.
+    ///
+    /// # Errors
+    /// A message naming the offending setting.
+    pub fn validate_access(&self) -> Result<(), SettingsError> {
+        let invalid = |m: String| Err(SettingsError::Invalid(m));
+        let published = [DEMO_PASSWORD, DEMO_REVIEWER.1, DEMO_ADMIN.1];
+        let password_ok = |setting: &str, user: &str, password: &SecretString| {
+            let password = password.expose_secret();
+            if password.chars().count() < MIN_PASSWORD_CHARS {
+                return invalid(format!(
+                    "{setting}: the password of {user} is shorter than {MIN_PASSWORD_CHARS} characters"
+                ));
+            }
+            if published.contains(&password) {
+                return invalid(format!(
+                    "{setting}: the password of {user} is a demo password published in the README"
+                ));
+            }
+            Ok(())
+        };
+        for c in &self.auth.credentials {
+            if c.username.is_empty() || c.password.expose_secret().is_empty() {
+                return invalid(
+                    "auth.credentials entries need a non-empty username and password".into(),
+                );
+            }
+            if c.username.contains(':') {
+                return invalid("auth.credentials usernames cannot contain ':'".into());
+            }
+            password_ok("auth.credentials", &c.username, &c.password)?;
+        }
+        for u in &self.backoffice.users {
+            if u.username.is_empty()
+                || u.password.expose_secret().is_empty()
+                || u.username.contains(':')
+            {
+                return invalid(
+                    "backoffice.users entries need a username (without ':') and a password".into(),
+                );
+            }
+            if self
+                .auth
+                .credentials
+                .iter()
+                .any(|c| c.username == u.username)
+            {
+                return invalid(
+                    "backoffice.users must not reuse a callback username (auth.credentials)".into(),
+                );
+            }
+            password_ok("backoffice.users", &u.username, &u.password)?;
+        }
+        if !self.auth.enabled && !self.server.host.is_loopback() {
+            return invalid(format!(
+                "auth.enabled = false is only accepted on a loopback server.host, not on {}",
+                self.server.host
+            ));
+        }
+        let t = &self.throttle;
+        if t.window_secs == 0
+            || t.block_secs == 0
+            || t.max_failures_per_address == 0
+            || t.max_failures_per_user == 0
+            || t.max_tracked < 100
+        {
+            return invalid(
+                "throttle.window_secs, .block_secs and .max_failures_* must be at least 1 and \
+                 throttle.max_tracked at least 100"
+                    .into(),
+            );
+        }
+        self.demo_mode().map(|_| ())
+    }
+
+    /// Whether demo mode is on: the demo credentials and back-office users are accepted
+    /// and the demo customers seeded into an empty registry.
+    ///
+    /// Demo mode needs that nothing real is configured: no `auth.credentials`, no
+    /// `backoffice.users`, no `onboarding_server` (URL or credentials), and a loopback
+    /// `server.host`. With `demo` unset it follows from that; `demo = true` with anything
+    /// real is refused, and so is a configuration that a demo setting used to complete (a
+    /// loopback listener with real settings but without `auth.credentials` or without
+    /// `backoffice.users`): the demo users would have let the README's readers in.
+    ///
+    /// # Errors
+    /// The mixed configurations above, with what to change.
+    pub fn demo_mode(&self) -> Result<bool, SettingsError> {
+        let real = self.real_settings();
+        let invalid = |m: String| Err(SettingsError::Invalid(m));
+        match self.demo {
+            Some(false) => Ok(false),
+            Some(true) if real.is_empty() => Ok(true),
+            Some(true) => invalid(format!(
+                "demo = true cannot be combined with {}: the demo credentials are published in \
+                 the README. Remove demo (ADAPTER_DEMO) for a real deployment",
+                real.join(", ")
+            )),
+            None if real.is_empty() => Ok(true),
+            None if self.server.host.is_loopback() => {
+                let missing = [
+                    (
+                        self.auth.enabled && self.auth.credentials.is_empty(),
+                        "auth.credentials",
+                    ),
+                    (self.backoffice.users.is_empty(), "backoffice.users"),
+                ]
+                .into_iter()
+                .filter_map(|(missing, name)| missing.then_some(name))
+                .collect::<Vec<_>>();
+                if missing.is_empty() {
+                    Ok(false)
+                } else {
+                    invalid(format!(
+                        "{} configured, so demo mode is off and its credentials no longer \
+                         apply, but {} is empty: configure it, or set demo = false \
+                         (ADAPTER_DEMO=false) to run without it",
+                        real.join(", "),
+                        missing.join(" and ")
+                    ))
+                }
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// What is configured for real (and so rules demo mode out).
+    fn real_settings(&self) -> Vec<&'static str> {
+        let o = &self.onboarding_server;
+        [
+            (!self.auth.credentials.is_empty(), "auth.credentials"),
+            (!self.backoffice.users.is_empty(), "backoffice.users"),
+            (
+                o.url.is_some()
+                    || o.username.is_some()
+                    || o.password.is_some()
+                    || o.bearer_token.is_some()
+                    || o.header.is_some()
+                    || o.oauth2.is_some(),
+                "onboarding_server",
+            ),
+            (
+                !self.server.host.is_loopback(),
+                "a server.host that is not a loopback address",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
     }
 
     fn validate_mail(&self) -> Result<(), SettingsError> {
@@ -1028,14 +1193,14 @@ mod tests {
             port = 9090
             [[auth.credentials]]
             username = "a"
-            password = "secret-a"
+            password = "secret-a-0123"
             [lookup]
             keys = ["email"]
             unknown_user = "prospect"
             "#,
         )
         .expect("valid");
-        assert!(!s.demo);
+        assert_eq!(s.demo, Some(false));
         assert_eq!(s.server.base_path, "/api/v1");
         assert_eq!(s.server.port, 9090);
         assert_eq!(s.auth.credentials.len(), 1);
@@ -1110,7 +1275,7 @@ mod tests {
         s.database.url = Some(SecretString::from("postgres://u:db-pass@h/db".to_owned()));
         s.auth.credentials.push(Credential {
             username: "a".into(),
-            password: SecretString::from("cred-pass".to_owned()),
+            password: SecretString::from("cred-pass-0123".to_owned()),
         });
         let shown = format!("{}{:?}", s.redacted_toml(), s);
         assert!(
@@ -1118,5 +1283,138 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("[REDACTED]"));
+    }
+
+    /// A change to the default settings, named in a table of cases.
+    type Change = Box<dyn Fn(&mut Settings)>;
+
+    fn credential(user: &str, password: &str) -> Credential {
+        Credential {
+            username: user.into(),
+            password: SecretString::from(password.to_owned()),
+        }
+    }
+
+    fn staff(user: &str, password: &str) -> StaffUser {
+        StaffUser {
+            username: user.into(),
+            password: SecretString::from(password.to_owned()),
+            role: Role::Admin,
+        }
+    }
+
+    #[test]
+    fn demo_mode_is_on_only_when_nothing_real_is_configured() {
+        let demo = Settings::default();
+        assert_eq!(demo.demo_mode().ok(), Some(true), "the README's run");
+
+        let mut real = Settings::default();
+        real.auth.credentials = vec![credential("os", "callback-password-1")];
+        real.backoffice.users = vec![staff("boss", "backoffice-password-1")];
+        assert_eq!(real.demo_mode().ok(), Some(false));
+
+        let mut exposed = Settings::default();
+        exposed.server.host = "0.0.0.0".parse().expect("ip");
+        exposed.auth.credentials = vec![credential("os", "callback-password-1")];
+        assert_eq!(
+            exposed.demo_mode().ok(),
+            Some(false),
+            "no back office is fine where the demo users never applied"
+        );
+
+        let off = Settings {
+            demo: Some(false),
+            ..Settings::default()
+        };
+        assert_eq!(off.demo_mode().ok(), Some(false));
+    }
+
+    #[test]
+    fn mixed_demo_and_real_configurations_are_refused_with_what_to_change() {
+        let cases: Vec<(&str, Change, &str)> = vec![
+            (
+                "demo = true with callback credentials",
+                Box::new(|s| {
+                    s.demo = Some(true);
+                    s.auth.credentials = vec![credential("os", "callback-password-1")];
+                }),
+                "demo = true cannot be combined with auth.credentials",
+            ),
+            (
+                "demo = true on a public address",
+                Box::new(|s| {
+                    s.demo = Some(true);
+                    s.server.host = "0.0.0.0".parse().expect("ip");
+                }),
+                "not a loopback address",
+            ),
+            (
+                "callback credentials without back-office users on loopback",
+                Box::new(|s| s.auth.credentials = vec![credential("os", "callback-password-1")]),
+                "backoffice.users is empty",
+            ),
+            (
+                "back-office users without callback credentials on loopback",
+                Box::new(|s| s.backoffice.users = vec![staff("boss", "backoffice-password-1")]),
+                "auth.credentials is empty",
+            ),
+            (
+                "an Onboarding Server but no credentials",
+                Box::new(|s| s.onboarding_server.url = Some("https://os.example".into())),
+                "auth.credentials and backoffice.users is empty",
+            ),
+        ];
+        for (case, configure, expected) in cases {
+            let mut s = Settings::default();
+            configure(&mut s);
+            let err = s.validate().expect_err(case).to_string();
+            assert!(err.contains(expected), "{case}: {err}");
+            assert!(err.contains("demo"), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn short_or_published_passwords_and_open_callbacks_off_loopback_are_refused() {
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                Box::new(|s| s.auth.credentials = vec![credential("os", "eleven-char")]),
+                "shorter than 12 characters",
+            ),
+            (
+                Box::new(|s| s.backoffice.users = vec![staff("boss", "short")]),
+                "backoffice.users: the password of boss is shorter",
+            ),
+            (
+                Box::new(|s| s.auth.credentials = vec![credential("os", DEMO_PASSWORD)]),
+                "demo password",
+            ),
+            (
+                Box::new(|s| {
+                    s.auth.enabled = false;
+                    s.server.host = "0.0.0.0".parse().expect("ip");
+                }),
+                "auth.enabled = false is only accepted on a loopback",
+            ),
+            (
+                Box::new(|s| s.throttle.max_failures_per_address = 0),
+                "throttle.",
+            ),
+        ];
+        for (configure, expected) in cases {
+            let mut s = Settings {
+                demo: Some(false),
+                ..Settings::default()
+            };
+            configure(&mut s);
+            let err = s.validate().expect_err(expected).to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(!err.contains(DEMO_PASSWORD), "no password in {err}");
+        }
+        let mut twelve = Settings {
+            demo: Some(false),
+            ..Settings::default()
+        };
+        twelve.auth.credentials = vec![credential("os", "twelve-chars")];
+        assert!(twelve.validate().is_ok());
     }
 }

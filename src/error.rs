@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The request conflicts with the current state (e.g. resolving a resolved case).
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed logins (see `crate::throttle`); answered with `Retry-After`.
+    #[error("too many failed logins; retry in {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The database (or another dependency) is unreachable; retrying later may succeed.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -79,6 +82,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +99,11 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = error_response(self.status_code(), self.code(), self.to_string());
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         if let Self::Unauthorized { realm } = self {
             let challenge = format!(
                 "Basic realm=\"{}\", charset=\"UTF-8\"",
@@ -127,6 +136,7 @@ pub fn default_message(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "content type must be application/json",
         StatusCode::UNAUTHORIZED => "authentication required",
+        StatusCode::TOO_MANY_REQUESTS => "too many requests",
         StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable",
         s if s.is_client_error() => "bad request",
         _ => "internal error",

@@ -103,7 +103,7 @@ pub async fn observe(
         request_id: request_id.clone(),
         trace,
     });
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "request",
         method = %method,
@@ -154,12 +154,19 @@ pub async fn observe(
     }
 
     let elapsed = started.elapsed();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+    // The matched pattern, never the path: a label per path would let callers grow the
+    // metrics without bound.
+    let pattern = response.request().match_pattern();
+    let route = pattern
+        .as_deref()
+        .unwrap_or(crate::metrics::UNMATCHED_ROUTE);
     if let Some(metrics) = metrics {
-        metrics.observe(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+        metrics.observe(
+            &method,
+            pattern.as_deref(),
+            status.as_u16(),
+            elapsed.as_secs_f64(),
+        );
     }
     span.in_scope(|| {
         tracing::info!(

@@ -42,10 +42,47 @@ impl Modify for SecuritySchemes {
 }
 
 /// Fills what the collected document lacks: OpenAPI requires a `description` on every
-/// response, so one without gets its status's reason phrase.
+/// response, so one without gets its status's reason phrase. The answers of the
+/// middleware are added here rather than on each handler: 429 (login throttle) on every
+/// authenticated operation, and on every state-changing back-office operation 403/415 (the
+/// CSRF guard) and, when it has no body, a JSON one (its content type is required).
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::RefOr;
     for item in doc.paths.paths.values_mut() {
+        let state_changing = [
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in state_changing.into_iter().flatten() {
+            if operation
+                .tags
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == "backoffice"))
+            {
+                guarded_against_csrf(operation);
+            }
+        }
+        let all = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in all.into_iter().flatten() {
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| RefOr::T(throttled_response()));
+            }
+        }
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -71,6 +108,82 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
                 }
             }
         }
+    }
+}
+
+fn error_content() -> utoipa::openapi::Content {
+    utoipa::openapi::ContentBuilder::new()
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+        .build()
+}
+
+fn throttled_response() -> utoipa::openapi::Response {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    utoipa::openapi::ResponseBuilder::new()
+        .description(
+            "Too many failed logins from this address or for this user name; the credentials \
+             were not checked",
+        )
+        .content("application/json", error_content())
+        .header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                ))
+                .description(Some("Seconds to wait before the next attempt"))
+                .build(),
+        )
+        .build()
+}
+
+/// A state-changing back-office operation: 403 for a cross-site request, 415 without a
+/// JSON content type; a body-less one is documented with a JSON body (`{}`, ignored), since
+/// its content type is required (the service also accepts an empty body with it).
+fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    for (status, description) in [
+        (
+            "403",
+            "Forbidden: the role does not allow it, or a cross-site request",
+        ),
+        (
+            "415",
+            "Unsupported media type: send Content-Type: application/json",
+        ),
+    ] {
+        operation
+            .responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| {
+                RefOr::T(
+                    utoipa::openapi::ResponseBuilder::new()
+                        .description(description)
+                        .content("application/json", error_content())
+                        .build(),
+                )
+            });
+    }
+    if operation.request_body.is_none() {
+        operation.request_body = Some(RefOr::T(
+            utoipa::openapi::request_body::RequestBodyBuilder::new()
+                .description(Some(
+                    "Nothing to send: `{}` (or an empty body), but with Content-Type: \
+                     application/json, required against cross-site requests; the body is ignored",
+                ))
+                .required(Some(utoipa::openapi::Required::True))
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                        .build(),
+                )
+                .build(),
+        ));
     }
 }
 

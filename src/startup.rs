@@ -37,7 +37,8 @@ use crate::routes::{
 use crate::services::outbox::Worker;
 use crate::services::policy::{Decider, PolicyHolder, spawn_reload_on_sighup};
 use crate::state::AppState;
-use crate::{demo, services, storage};
+use crate::throttle::LoginThrottle;
+use crate::{csrf, demo, services, storage};
 
 /// Everything the handlers need at run time. Absent when the factory only builds the
 /// OpenAPI document.
@@ -109,6 +110,8 @@ pub fn app(
         .service(health::metrics)
         .service(
             scope::scope("/admin")
+                // Authentication runs first (outermost), then the CSRF guard.
+                .wrap(from_fn(csrf::guard))
                 .wrap(HttpAuthentication::with_fn(backoffice::validate))
                 .service(routes::backoffice::list_cases)
                 .service(routes::backoffice::get_case)
@@ -154,16 +157,24 @@ pub fn openapi_document(settings: &Settings) -> OpenApiDoc {
 }
 
 /// Decides which credentials protect the callbacks. Secure by default: without configured
-/// credentials the server only starts in demo mode on a loopback address (with the
-/// documented demo credentials) and refuses otherwise.
+/// credentials the server only starts in demo mode ([`Settings::demo_mode`]: nothing real
+/// configured, loopback listener), with the documented demo credentials, and refuses
+/// otherwise; authentication is switched off only on a loopback listener.
 ///
 /// # Errors
-/// When no credentials are configured outside demo-on-loopback.
+/// When no credentials are configured outside demo mode, on a mixed demo and real
+/// configuration, or when authentication is off on a listener that is not loopback.
 pub fn authenticator(settings: &Settings) -> anyhow::Result<Option<BasicAuthenticator>> {
     let auth = &settings.auth;
     if !auth.enabled {
+        if !settings.server.host.is_loopback() {
+            bail!(
+                "auth.enabled = false is only accepted on a loopback server.host, not on {}",
+                settings.server.host
+            );
+        }
         tracing::error!(
-            "AUTHENTICATION IS DISABLED (auth.enabled = false): every caller can use the callbacks"
+            "AUTHENTICATION IS DISABLED (auth.enabled = false): every caller on this host can use the callbacks"
         );
         return Ok(None);
     }
@@ -177,10 +188,10 @@ pub fn authenticator(settings: &Settings) -> anyhow::Result<Option<BasicAuthenti
             &auth.credentials,
         )));
     }
-    if settings.demo && settings.server.host.is_loopback() {
+    if settings.demo_mode()? {
         tracing::warn!(
             username = DEMO_USERNAME,
-            "no auth.credentials configured: demo mode on a loopback address, accepting the demo \
+            "demo mode (nothing real configured, loopback listener): accepting the demo \
              credentials documented in the README; configure auth.credentials before exposing this service"
         );
         let demo = Credential {
@@ -194,6 +205,32 @@ pub fn authenticator(settings: &Settings) -> anyhow::Result<Option<BasicAuthenti
          configuration file); refusing to serve the callbacks without authentication on a non-loopback \
          address or outside demo mode"
     )
+}
+
+/// Logs a warning for every configured password that is long enough but weak (see
+/// [`auth::password_weakness`]); names the user and the weakness, never the password.
+fn warn_about_weak_passwords(settings: &Settings) {
+    use secrecy::ExposeSecret;
+    let callbacks = settings
+        .auth
+        .credentials
+        .iter()
+        .map(|c| ("auth.credentials", &c.username, &c.password));
+    let staff = settings
+        .backoffice
+        .users
+        .iter()
+        .map(|u| ("backoffice.users", &u.username, &u.password));
+    for (setting, username, password) in callbacks.chain(staff) {
+        if let Some(weakness) = auth::password_weakness(username, password.expose_secret()) {
+            tracing::warn!(
+                setting,
+                username = %username,
+                weakness,
+                "weak password configured: use a long random one"
+            );
+        }
+    }
 }
 
 pub struct Application {
@@ -228,7 +265,42 @@ impl Application {
         clock: SharedClock,
         engines: Vec<Arc<dyn DecisionEngine>>,
     ) -> anyhow::Result<Self> {
-        let authenticator = authenticator(&settings)?;
+        settings.validate_access()?;
+        warn_about_weak_passwords(&settings);
+        let demo_mode = settings.demo_mode()?;
+        if !demo_mode && settings.privacy.hmac_key.is_none() {
+            tracing::warn!(
+                "privacy.hmac_key is not set: e-mail addresses are keyed for the OTP caps with a \
+                 built-in key, as good as a plain hash; set a secret of 32 characters or more"
+            );
+        }
+        let metrics = Metrics::new()?;
+        let throttle = |realm| {
+            LoginThrottle::new(
+                realm,
+                &settings.throttle,
+                clock.clone(),
+                Some(metrics.clone()),
+            )
+        };
+        let throttled = settings.throttle.enabled;
+        if !throttled {
+            tracing::warn!("login throttling is off (throttle.enabled = false)");
+        }
+        let authenticator = authenticator(&settings)?.map(|a| {
+            if throttled {
+                a.with_throttle(throttle("callbacks"))
+            } else {
+                a
+            }
+        });
+        let staff = backoffice::authenticator(&settings).map(|b| {
+            if throttled {
+                backoffice::StaffAuthenticator(b.0.with_throttle(throttle("backoffice")))
+            } else {
+                b
+            }
+        });
         let policy = Arc::new(
             PolicyHolder::load(settings.decision.policy_file.as_deref())
                 .map_err(|e| anyhow::anyhow!("decision policy: {e}"))?,
@@ -285,7 +357,7 @@ impl Application {
             storage::migrate(&settings).await?;
         }
         let db = storage::Database::open(&settings).await?;
-        if settings.demo {
+        if demo_mode {
             let txn = db.begin().await?;
             demo::seed(&txn, clock.now()).await?;
             txn.commit().await?;
@@ -301,7 +373,6 @@ impl Application {
         let openapi = settings.server.openapi_ui.then_some(document);
         let shared_settings = Arc::new(settings.clone());
         let worker = Worker::new(db.clone(), shared_settings.clone(), clock.clone())?;
-        let metrics = Metrics::new()?;
         let runtime = Runtime {
             state: AppState {
                 db,
@@ -314,7 +385,7 @@ impl Application {
             },
             metrics,
             authenticator,
-            staff: backoffice::authenticator(&settings),
+            staff,
             headers,
             openapi,
             routes: known_routes,

@@ -160,7 +160,8 @@ pub fn spawn_service(db: String, configure: impl FnOnce(&mut Settings) + Send + 
         actix_web::rt::System::new().block_on(async move {
             let mut s = Settings::default();
             s.server.port = 0;
-            s.demo = true;
+            // Real credentials rule demo mode out; the demo customers are seeded below.
+            s.demo = Some(false);
             s.database.url = Some(SecretString::from(db));
             s.auth.credentials = vec![Credential {
                 username: USER.into(),
@@ -168,7 +169,14 @@ pub fn spawn_service(db: String, configure: impl FnOnce(&mut Settings) + Send + 
             }];
             configure(&mut s);
             let _ = onboarding_adapter::telemetry::init(&s.log, std::io::sink);
+            let seed_settings = s.clone();
             let app = Application::build(s).await.expect("service starts");
+            let db = onboarding_adapter::storage::connect(&seed_settings)
+                .await
+                .expect("seed connection");
+            onboarding_adapter::demo::seed(&db, chrono::Utc::now())
+                .await
+                .expect("demo customers");
             tx.send(format!("http://127.0.0.1:{}", app.port()))
                 .expect("send");
             app.run_until_stopped().await.expect("runs");
@@ -465,13 +473,36 @@ impl ChildService {
             .open(log)
             .expect("log file");
         let err = out.try_clone().expect("log file");
+        // Real credentials rule demo mode out: the demo customers are imported first.
+        let customers = log.with_extension("customers.json");
+        let rows: Vec<serde_json::Value> = onboarding_adapter::demo::customers()
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "userId": c.user_id, "clientNumber": c.client_number,
+                    "birthDate": c.birth_date, "givenNames": c.given_names,
+                    "surname": c.surname, "email": c.email, "language": c.language,
+                    "active": c.active,
+                })
+            })
+            .collect();
+        std::fs::write(&customers, serde_json::to_vec(&rows).expect("json")).expect("customers");
+        let imported = std::process::Command::new(binary)
+            .arg("import-customers")
+            .arg(&customers)
+            .env("ADAPTER_DEMO", "false")
+            .env("DATABASE_URL", database_url)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("import runs");
+        assert!(imported.success(), "demo customers imported");
         let mut command = std::process::Command::new(binary);
         command
             .arg("serve")
             .env("ADAPTER_SERVER__HOST", "127.0.0.1")
             .env("ADAPTER_SERVER__PORT", port.to_string())
             .env("ADAPTER_SERVER__WORKERS", "2")
-            .env("ADAPTER_DEMO", "true")
+            .env("ADAPTER_DEMO", "false")
             .env("DATABASE_URL", database_url)
             .env(
                 "ADAPTER_AUTH__CREDENTIALS",

@@ -8,7 +8,8 @@ use crate::helpers::{PASSWORD, USER, assert_error_body, spawn_app, spawn_app_wit
 
 #[tokio::test]
 async fn every_callback_refuses_missing_or_wrong_credentials_with_401_and_a_challenge() {
-    let app = spawn_app().await;
+    // 27 wrong logins from one address: more than the login throttle lets through.
+    let app = spawn_app_with(|s| s.throttle.max_failures_per_address = 1000).await;
     let wrong: [(Option<(&str, &str)>, &str); 4] = [
         (None, "no credentials"),
         (Some((USER, "wrong-password")), "wrong password"),
@@ -68,11 +69,11 @@ async fn several_configured_credentials_are_all_accepted_for_rotation() {
     let app = spawn_app_with(|s| {
         s.auth.credentials.push(Credential {
             username: "next".into(),
-            password: SecretString::from("next-secret".to_owned()),
+            password: SecretString::from("next-secret-0123".to_owned()),
         });
     })
     .await;
-    for (user, password) in [(USER, PASSWORD), ("next", "next-secret")] {
+    for (user, password) in [(USER, PASSWORD), ("next", "next-secret-0123")] {
         let response = app
             .client
             .post(app.url("/consent/text"))
@@ -113,7 +114,7 @@ fn without_credentials_the_service_refuses_to_start_unless_demo_mode_on_loopback
     assert!(err.to_string().contains("refusing to serve"), "{err}");
 
     s.server.host = "127.0.0.1".parse().expect("ip");
-    s.demo = false;
+    s.demo = Some(false);
     assert!(
         authenticator(&s).is_err(),
         "demo mode off needs credentials"

@@ -71,7 +71,7 @@ pub fn test_settings() -> Settings {
     let mut s = Settings::default();
     s.server.port = 0;
     s.server.workers = Some(2);
-    s.demo = false;
+    s.demo = Some(false);
     s.auth.credentials = vec![Credential {
         username: USER.into(),
         password: SecretString::from(PASSWORD.to_owned()),

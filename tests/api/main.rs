@@ -18,6 +18,7 @@ mod operations;
 mod otp_send;
 mod process_event;
 mod review_loop;
+mod security;
 mod smtp_sink;
 mod unit_of_work;
 mod user_lookup;
