@@ -2,7 +2,7 @@
 
 //! `cargo bench --bench http_load`: every callback of the real service under concurrent
 //! load on loopback, beside a bare actix-web JSON handler (the baseline) and, on
-//! PostgreSQL, the PostgreSQL ceiling. Prints a table, and each callback's req/s as a
+//! PostgreSQL and SQLite, the database ceiling. Prints a table, and each callback's req/s as a
 //! ratio to those; not part of the tests' pass/fail.
 //!
 //! - **Database**: a SQLite file in a temporary folder; or, with `BENCH_DATABASE_URL`
@@ -15,6 +15,9 @@
 //!   a pool of 16 connections) in a second fresh database on the same server
 //!   (`common::spawn_pg_ceiling`): the most a handler that commits what it receives can
 //!   do there.
+//! - **SQLite ceiling** (SQLite only): the same handler on one sqlx SQLite connection kept
+//!   for writes, `BEGIN IMMEDIATE; INSERT; COMMIT`, WAL, `synchronous = FULL`, as the
+//!   service writes (`common::spawn_sqlite_ceiling`), on a file of its own.
 //! - **Requests**: as the Onboarding Server sends them. Every request has a `processId` of
 //!   its own (the Onboarding Server never repeats one across onboardings), and so do the
 //!   consent decisions, events and `/client/evaluate` calls: each evaluate is a new
@@ -34,12 +37,12 @@ use std::time::Duration;
 
 use common::{
     LoadReport, create_database, drop_database, env_or, print_table, run, spawn_baseline,
-    spawn_pg_ceiling, spawn_service,
+    spawn_pg_ceiling, spawn_service, spawn_sqlite_ceiling,
 };
 use serde_json::json;
 
-/// The name of the PostgreSQL ceiling's row.
-const CEILING: &str = "ceiling: PG tx, 1 INSERT";
+/// The name of the database ceiling's row (PostgreSQL or SQLite).
+const CEILING: &str = "ceiling: DB tx, 1 INSERT";
 
 fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 5);
@@ -88,9 +91,12 @@ fn main() {
                 .block_on(create_database(url, "oa_ceiling"))
                 .expect("BENCH_DATABASE_URL must be reachable")
         });
-    let ceiling = ceiling_database
-        .as_ref()
-        .map(|(url, _)| spawn_pg_ceiling(url.clone()));
+    // On SQLite, the ceiling on a file of its own beside the service's.
+    let ceiling = match (&ceiling_database, backend.as_str()) {
+        (Some((url, _)), _) => Some(spawn_pg_ceiling(url.clone())),
+        (None, "sqlite") => Some(spawn_sqlite_ceiling(dir.path().join("ceiling.sqlite"))),
+        _ => None,
+    };
     type Body = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
     // Every callback, each request as the Onboarding Server would send it: request `i` of
     // each scenario has a process of its own (the scenario's name in its id: no process is
@@ -251,7 +257,7 @@ fn main() {
             "scenario",
             "req/s",
             "ratio to baseline",
-            "ratio to PostgreSQL ceiling",
+            "ratio to DB ceiling",
         ],
         &rows,
     );

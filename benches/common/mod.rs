@@ -269,6 +269,76 @@ async fn ceiling_store(
     }
 }
 
+/// The SQLite ceiling: a bare actix-web handler storing each request in one write
+/// transaction of one INSERT (`BEGIN IMMEDIATE; INSERT INTO ceiling …; COMMIT`) on one sqlx
+/// SQLite connection kept for writes, WAL and `synchronous = FULL`, as the service writes
+/// (`storage::Database`). What a SQLite-backed handler that must commit what it received
+/// can do at best through sqlx. `path` is a new file. Answers `/store`.
+pub fn spawn_sqlite_ceiling(path: std::path::PathBuf) -> String {
+    use actix_web::{App, HttpServer, web};
+    use sea_orm::sqlx::{
+        self,
+        sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .expect("ceiling database");
+            sqlx::query(
+                "CREATE TABLE ceiling (process_id text PRIMARY KEY, consent_type text NOT NULL, \
+                 language text, received_at text NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+            )
+            .execute(&pool)
+            .await
+            .expect("ceiling table");
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(pool.clone()))
+                    .route("/store", web::post().to(sqlite_ceiling_store))
+            })
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+            tx.send(format!("http://127.0.0.1:{}", server.addrs()[0].port()))
+                .expect("send");
+            server.run().await.expect("runs");
+        });
+    });
+    rx.recv().expect("ceiling address")
+}
+
+async fn sqlite_ceiling_store(
+    pool: actix_web::web::Data<sea_orm::sqlx::SqlitePool>,
+    body: actix_web::web::Json<serde_json::Value>,
+) -> actix_web::HttpResponse {
+    use sea_orm::sqlx;
+    let stored = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT INTO ceiling (process_id, consent_type, language) VALUES (?, ?, ?)")
+            .bind(body["processId"].as_str())
+            .bind(body["consentType"].as_str().unwrap_or_default())
+            .bind(body["language"].as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    match stored {
+        Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({"stored": true})),
+        Err(_) => actix_web::HttpResponse::InternalServerError().finish(),
+    }
+}
+
 /// Drives `url` with `concurrency` clients for `duration` (after a short warm-up); `body`
 /// gives the JSON of request `i`, where `i` counts every request of the warm-up and the run
 /// (never twice the same). A response is an error unless its status is `expect`.
