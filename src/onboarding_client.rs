@@ -70,9 +70,10 @@ enum Auth {
         password: Option<SecretString>,
     },
     Bearer(SecretString),
+    /// The value is marked sensitive: never in reqwest's debug output.
     Header {
         name: reqwest::header::HeaderName,
-        value: SecretString,
+        value: reqwest::header::HeaderValue,
     },
     OAuth2(TokenSource),
 }
@@ -102,10 +103,13 @@ impl OnboardingClient {
         } else if let Some(token) = &settings.bearer_token {
             Auth::Bearer(token.clone())
         } else if let Some(header) = &settings.header {
+            let mut value = reqwest::header::HeaderValue::from_str(header.value.expose_secret())
+                .context("onboarding_server.header.value is not a valid header value")?;
+            value.set_sensitive(true);
             Auth::Header {
                 name: reqwest::header::HeaderName::try_from(header.name.as_str())
                     .context("onboarding_server.header.name")?,
-                value: header.value.clone(),
+                value,
             }
         } else if let Some(username) = &settings.username {
             Auth::Basic {
@@ -179,20 +183,7 @@ impl OnboardingClient {
                     request.basic_auth(username, password.as_ref().map(|p| p.expose_secret()));
             }
             Auth::Bearer(token) => request = request.bearer_auth(token.expose_secret()),
-            Auth::Header { name, value } => {
-                let mut value = match reqwest::header::HeaderValue::from_str(value.expose_secret())
-                {
-                    Ok(v) => v,
-                    Err(_) => {
-                        return Sent::Done(CallOutcome::TokenRefused {
-                            error: "onboarding_server.header.value is not a valid header value"
-                                .into(),
-                        });
-                    }
-                };
-                value.set_sensitive(true);
-                request = request.header(name.clone(), value);
-            }
+            Auth::Header { name, value } => request = request.header(name.clone(), value.clone()),
             Auth::OAuth2(tokens) => match tokens.token().await {
                 Ok(token) => {
                     request = request.bearer_auth(token.expose_secret());

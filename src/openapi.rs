@@ -64,25 +64,6 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
                 guarded_against_csrf(operation);
             }
         }
-        let all = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ];
-        for operation in all.into_iter().flatten() {
-            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                operation
-                    .responses
-                    .responses
-                    .entry("429".into())
-                    .or_insert_with(|| RefOr::T(throttled_response()));
-            }
-        }
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -94,6 +75,13 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.trace,
         ];
         for operation in operations.into_iter().flatten() {
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| RefOr::T(throttled_response()));
+            }
             for (status, response) in &mut operation.responses.responses {
                 if let RefOr::T(response) = response
                     && response.description.is_empty()

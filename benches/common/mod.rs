@@ -263,10 +263,7 @@ async fn ceiling_store(
         tx.commit().await
     }
     .await;
-    match stored {
-        Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({"stored": true})),
-        Err(_) => actix_web::HttpResponse::InternalServerError().finish(),
-    }
+    ceiling_answer(stored)
 }
 
 /// The SQLite ceiling: a bare actix-web handler storing each request in one write
@@ -333,6 +330,11 @@ async fn sqlite_ceiling_store(
         tx.commit().await
     }
     .await;
+    ceiling_answer(stored)
+}
+
+/// A ceiling's answer: 200 when the row was committed.
+fn ceiling_answer(stored: Result<(), sea_orm::sqlx::Error>) -> actix_web::HttpResponse {
     match stored {
         Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({"stored": true})),
         Err(_) => actix_web::HttpResponse::InternalServerError().finish(),
