@@ -122,7 +122,8 @@ pub fn app(
                 .service(routes::backoffice::retry_outbox)
                 .service(routes::backoffice::list_audit)
                 .service(routes::backoffice::get_policy)
-                .service(routes::backoffice::reload_policy),
+                .service(routes::backoffice::reload_policy)
+                .service(routes::backoffice::purge_retention),
         )
         .service(
             scope::scope(base_path.as_str())
