@@ -271,8 +271,9 @@ impl Application {
         let demo_mode = settings.demo_mode()?;
         if !demo_mode && settings.privacy.hmac_key.is_none() {
             tracing::warn!(
-                "privacy.hmac_key is not set: e-mail addresses are keyed for the OTP caps with a \
-                 built-in key, as good as a plain hash; set a secret of 32 characters or more"
+                "privacy.hmac_key is not set: e-mail addresses (OTP caps) and identifications \
+                 (prospects) are keyed with a built-in key, as good as a plain hash; set a \
+                 secret of 32 characters or more"
             );
         }
         let metrics = Metrics::new()?;
