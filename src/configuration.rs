@@ -44,6 +44,7 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub log: LogSettings,
     pub privacy: PrivacySettings,
+    pub retention: RetentionSettings,
     pub throttle: ThrottleSettings,
     /// Demo mode (demo credentials, demo back-office users, demo customers). Unset: on
     /// exactly when nothing real is configured (see [`Settings::demo_mode`]); `true`
@@ -545,11 +546,50 @@ pub struct OtpSettings {
 #[serde(deny_unknown_fields)]
 pub struct PrivacySettings {
     /// Key of the HMAC-SHA256 that turns e-mail addresses into the keys the OTP caps count
-    /// by (at least 32 characters; keep it out of the database's backups). Unset: a
-    /// built-in key, and the keys are only as good as an unsalted hash (a warning at
-    /// start-up).
+    /// by, and identifications into prospects' lookup keys (at least 32 characters; keep it
+    /// out of the database's backups). Unset: a built-in key, and the keys are only as good
+    /// as an unsalted hash (a warning at start-up).
     #[serde(serialize_with = "serialize_secret_opt")]
     pub hmac_key: Option<SecretString>,
+}
+
+impl PrivacySettings {
+    /// The key of the pseudonymous keys: `hmac_key`, or the built-in one when unset.
+    pub fn key_bytes(&self) -> &[u8] {
+        /// Without a configured key (a warning at start-up): as good as an unsalted hash.
+        /// Its value is what the OTP destination keys were first computed under.
+        const BUILT_IN: &[u8] = b"onboarding-adapter built-in destination key";
+        self.hmac_key
+            .as_ref()
+            .map_or(BUILT_IN, |k| k.expose_secret().as_bytes())
+    }
+}
+
+/// How long personal data is kept, per kind of record, in days counted from each row's own
+/// retention date (see docs/privacy.md); 0 keeps that kind forever. The purge runs in the
+/// outbox worker every `purge_interval_secs` (0: never by itself; `POST
+/// /admin/retention/purge` runs it once).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub purge_interval_secs: u64,
+    /// Rows handled per transaction.
+    pub batch_size: u64,
+    /// A decision's input summary and facts (its outcome, reasons, digest and trace stay),
+    /// and a resolved review case's facts, from the decision's time or the case's resolution.
+    pub decision_data_days: u32,
+    /// Evidence images (bytes or files; the SHA-256, size and format stay).
+    pub evidence_days: u32,
+    /// Payloads of process events (type, ids and times stay).
+    pub event_payload_days: u32,
+    /// The e-mail address a lookup carried (the OTP fallback address), deleted.
+    pub contact_days: u32,
+    /// OTP delivery records, deleted.
+    pub otp_delivery_days: u32,
+    /// Consent decisions and consent texts served, deleted.
+    pub consent_days: u32,
+    /// Prospects (a returning identification then gets a new prospect id), deleted.
+    pub prospect_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -717,6 +757,17 @@ impl Default for Settings {
                 level: "info".into(),
             },
             privacy: PrivacySettings { hmac_key: None },
+            retention: RetentionSettings {
+                purge_interval_secs: 3600,
+                batch_size: 500,
+                decision_data_days: 90,
+                evidence_days: 90,
+                event_payload_days: 90,
+                contact_days: 30,
+                otp_delivery_days: 365,
+                consent_days: 3 * 365,
+                prospect_days: 365,
+            },
             throttle: ThrottleSettings {
                 enabled: true,
                 window_secs: 300,
@@ -857,6 +908,9 @@ impl Settings {
             .is_some_and(|k| k.expose_secret().chars().count() < 32)
         {
             return invalid("privacy.hmac_key must be at least 32 characters");
+        }
+        if self.retention.batch_size == 0 {
+            return invalid("retention.batch_size must be greater than zero");
         }
         if self.consent.fallback_language.trim().is_empty() {
             return invalid("consent.fallback_language must not be empty");

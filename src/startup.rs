@@ -122,7 +122,8 @@ pub fn app(
                 .service(routes::backoffice::retry_outbox)
                 .service(routes::backoffice::list_audit)
                 .service(routes::backoffice::get_policy)
-                .service(routes::backoffice::reload_policy),
+                .service(routes::backoffice::reload_policy)
+                .service(routes::backoffice::purge_retention),
         )
         .service(
             scope::scope(base_path.as_str())
@@ -270,8 +271,9 @@ impl Application {
         let demo_mode = settings.demo_mode()?;
         if !demo_mode && settings.privacy.hmac_key.is_none() {
             tracing::warn!(
-                "privacy.hmac_key is not set: e-mail addresses are keyed for the OTP caps with a \
-                 built-in key, as good as a plain hash; set a secret of 32 characters or more"
+                "privacy.hmac_key is not set: e-mail addresses (OTP caps) and identifications \
+                 (prospects) are keyed with a built-in key, as good as a plain hash; set a \
+                 secret of 32 characters or more"
             );
         }
         let metrics = Metrics::new()?;

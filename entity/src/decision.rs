@@ -31,6 +31,8 @@ pub struct Model {
     pub facts: Option<Json>,
     /// Reason codes of the final outcome, as a JSON list.
     pub reason_codes: Option<Json>,
+    /// When the input summary and facts were purged after retention.
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub correlation_id: String,
     pub request_id: String,
+    /// When the image was purged after retention (a `file_name` still set: its file is
+    /// still to be deleted).
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,8 @@ pub struct Model {
     pub received_at: DateTimeUtc,
     pub correlation_id: String,
     pub request_id: String,
+    /// When the payload was purged after retention.
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,9 @@ mod m20261123_000401_add_decision_facts;
 mod m20261123_000402_create_evidence;
 mod m20261207_000501_extend_outbox_message;
 mod m20261207_000502_add_otp_destination_key;
+mod m20261207_000601_add_decision_purged_at;
+mod m20261207_000602_add_evidence_purged_at;
+mod m20261207_000603_add_process_event_purged_at;
 
 pub struct Migrator;
 
@@ -48,6 +51,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000402_create_evidence::Migration),
             Box::new(m20261207_000501_extend_outbox_message::Migration),
             Box::new(m20261207_000502_add_otp_destination_key::Migration),
+            Box::new(m20261207_000601_add_decision_purged_at::Migration),
+            Box::new(m20261207_000602_add_evidence_purged_at::Migration),
+            Box::new(m20261207_000603_add_process_event_purged_at::Migration),
         ]
     }
 }

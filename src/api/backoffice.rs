@@ -155,6 +155,45 @@ pub struct EvidenceList {
 #[schema(value_type = String, format = Binary)]
 pub struct ImageBytes(pub Vec<u8>);
 
+/// What one retention purge did: rows redacted or deleted, per kind (counts only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeReport {
+    /// Decisions whose input summary and facts were redacted.
+    pub decisions: u64,
+    /// Images whose bytes were dropped.
+    pub evidence: u64,
+    /// Image files deleted from `decision.evidence_dir`.
+    pub evidence_files: u64,
+    /// Image files whose delete failed (retried by the next run).
+    pub evidence_files_failed: u64,
+    /// Process events whose payload was redacted.
+    pub events: u64,
+    /// Remembered e-mail addresses deleted.
+    pub contacts: u64,
+    pub otp_deliveries: u64,
+    pub consent_decisions: u64,
+    pub consent_texts: u64,
+    pub prospects: u64,
+}
+
+impl From<crate::services::retention::Purged> for PurgeReport {
+    fn from(p: crate::services::retention::Purged) -> Self {
+        Self {
+            decisions: p.decisions,
+            evidence: p.evidence,
+            evidence_files: p.evidence_files,
+            evidence_files_failed: p.evidence_files_failed,
+            events: p.events,
+            contacts: p.contacts,
+            otp_deliveries: p.otp_deliveries,
+            consent_decisions: p.consent_decisions,
+            consent_texts: p.consent_texts,
+            prospects: p.prospects,
+        }
+    }
+}
+
 /// The decision policy in force.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::pseudonym;
+
 /// An identification attribute the registry can be matched on; the name is the key the
 /// mobile app sends in `identification`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -90,16 +92,29 @@ impl LookupQuery {
         Ok(Self { values })
     }
 
-    /// A stable digest of the query, used to key prospects without storing the values.
-    pub fn digest(&self) -> String {
-        let mut hasher = Sha256::new();
+    /// The key prospects are stored under: HMAC-SHA256 (hex) of the query under `key`
+    /// (`privacy.hmac_key`), so the low-entropy values cannot be guessed back from the
+    /// database without the key.
+    pub fn keyed_digest(&self, key: &[u8]) -> String {
+        pseudonym::keyed(key, &self.canonical())
+    }
+
+    /// The key prospects were stored under before [`LookupQuery::keyed_digest`]: an
+    /// unsalted SHA-256 of the same bytes. Only looked up (and then re-keyed), never stored.
+    pub fn legacy_digest(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical()))
+    }
+
+    /// `attribute NUL value NUL` for every configured key, in configuration order.
+    fn canonical(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
         for (key, value) in &self.values {
-            hasher.update(key.attribute().as_bytes());
-            hasher.update([0u8]);
-            hasher.update(value.as_bytes());
-            hasher.update([0u8]);
+            bytes.extend_from_slice(key.attribute().as_bytes());
+            bytes.push(0);
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(0);
         }
-        hex::encode(hasher.finalize())
+        bytes
     }
 }
 
@@ -171,7 +186,7 @@ mod tests {
         let d = |v: Value| {
             LookupQuery::from_identification(&keys, &map(v))
                 .expect("valid")
-                .digest()
+                .keyed_digest(b"test key")
         };
         let a = d(json!({"clientNumber": "1", "birthDate": "2000-01-01"}));
         assert_eq!(
@@ -185,6 +200,22 @@ mod tests {
         assert_ne!(
             a,
             d(json!({"clientNumber": "12", "birthDate": "000-01-01"}))
+        );
+    }
+
+    #[test]
+    fn the_keyed_digest_depends_on_the_key_and_is_not_the_legacy_sha256() {
+        let q = LookupQuery::from_identification(
+            &[LookupKey::ClientNumber],
+            &map(json!({"clientNumber": "1"})),
+        )
+        .expect("valid");
+        assert_ne!(q.keyed_digest(b"key one"), q.keyed_digest(b"key two"));
+        assert_ne!(q.keyed_digest(b"key one"), q.legacy_digest());
+        // The legacy key is SHA-256("clientNumber\0" "1\0"), as stored before.
+        assert_eq!(
+            q.legacy_digest(),
+            hex::encode(Sha256::digest(b"clientNumber\x001\x00"))
         );
     }
 }

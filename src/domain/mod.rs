@@ -8,4 +8,5 @@ pub mod identity;
 pub mod images;
 pub mod otp_delivery;
 pub mod policy;
+pub mod pseudonym;
 pub mod verification;

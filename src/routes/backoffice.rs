@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::api::backoffice::{
     AuditEntry, AuditPage, CaseDetail, CasePage, CaseQuery, CaseStatus, CaseSummary, DeliveryPage,
     DeliveryView, EvidenceList, EvidenceView, ImageBytes, MAX_QUERY_INTEGER, PageQuery, PolicyView,
-    ResolutionResult, ResolveRequest, paging,
+    PurgeReport, ResolutionResult, ResolveRequest, paging,
 };
 use crate::backoffice::Staff;
 use crate::configuration::{Outcome, Role};
@@ -18,6 +18,7 @@ use crate::extract::CallbackJson;
 use crate::observe::RequestContext;
 use crate::services::outbox;
 use crate::services::policy::ReloadOutcome;
+use crate::services::retention;
 use crate::services::review::{self, Actor, CaseFilter, Resolve};
 use crate::state::AppState;
 
@@ -450,6 +451,42 @@ pub async fn reload_policy(
     let now = state.clock.now();
     review::record_action(&state.db, actor(&staff), "policy.reload", detail, &ctx, now).await?;
     result.map(|previous| web::Json(policy_view(&state, previous)))
+}
+
+/// Purge personal data past its retention, now.
+///
+/// Runs the purge the worker runs every `retention.purge_interval_secs`: personal data
+/// past its retention period is redacted or deleted (see docs/privacy.md) and the counts
+/// are answered. Idempotent. Audited. Role: admin.
+#[utoipa::path(
+    tag = "backoffice",
+    responses(
+        (status = 200, body = PurgeReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("backoffice_basic" = []))
+)]
+#[post("/retention/purge")]
+pub async fn purge_retention(
+    state: web::Data<AppState>,
+    staff: Staff,
+    ctx: RequestContext,
+) -> Result<web::Json<PurgeReport>, ApiError> {
+    staff.require(Role::Admin)?;
+    let now = state.clock.now();
+    let purged = retention::purge(&state.db, &state.settings, now).await?;
+    let detail = serde_json::to_value(purged).unwrap_or_default();
+    review::record_action(
+        &state.db,
+        actor(&staff),
+        "retention.purge",
+        detail,
+        &ctx,
+        now,
+    )
+    .await?;
+    Ok(web::Json(PurgeReport::from(purged)))
 }
 
 /// Read the audit log.

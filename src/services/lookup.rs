@@ -83,15 +83,15 @@ pub async fn identify(
                     settings.lookup.prospect_prefix,
                     uuid::Uuid::new_v4()
                 );
-                let user_id = prospects::get_or_create(
-                    &txn,
-                    &query.digest(),
-                    &candidate,
-                    lookup.process_id,
-                    ctx,
-                    now,
-                )
-                .await?;
+                let current = query.keyed_digest(settings.privacy.key_bytes());
+                let legacy = query.legacy_digest();
+                let keys = prospects::Keys {
+                    current: &current,
+                    legacy: &legacy,
+                };
+                let user_id =
+                    prospects::get_or_create(&txn, keys, &candidate, lookup.process_id, ctx, now)
+                        .await?;
                 (user_id, fallback != AddressFallback::Never)
             }
             customers::Match::Several(n) => return Ok(Found::Several(n)),

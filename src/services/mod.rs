@@ -16,6 +16,7 @@ pub mod lookup;
 pub mod otp;
 pub mod outbox;
 pub mod policy;
+pub mod retention;
 pub mod review;
 
 use sea_orm::DbErr;

@@ -18,6 +18,7 @@ use super::Error;
 use crate::api::otp::{OtpSendRequest, OtpType};
 use crate::configuration::{AddressFallback, Settings};
 use crate::domain::otp_delivery::{AddressSource, Outcome, mask_address};
+use crate::domain::pseudonym;
 use crate::email::{FailureClass, MailTemplates, Mailer, OutgoingMail, Values};
 use crate::observe::RequestContext;
 use crate::storage::otp::{self, CapScope, Delivery, Finish};
@@ -374,23 +375,8 @@ fn fallback_allowed(settings: &Settings, address: &Address) -> bool {
 /// The key the destination cap counts an address by: HMAC-SHA256 (hex) of the address,
 /// lower-cased, under `privacy.hmac_key`. The address itself is never stored.
 fn destination_key(settings: &Settings, address: &str) -> String {
-    use hmac::{Hmac, Mac};
-    /// Without a configured key (a warning at start-up): as good as an unsalted hash.
-    const BUILT_IN: &[u8] = b"onboarding-adapter built-in destination key";
-    let key = settings
-        .privacy
-        .hmac_key
-        .as_ref()
-        .map_or(BUILT_IN, |k| k.expose_secret().as_bytes());
     let address = address.trim().to_lowercase();
-    // HMAC takes a key of any length: `new_from_slice` cannot fail.
-    Hmac::<sha2::Sha256>::new_from_slice(key).map_or_else(
-        |_| String::new(),
-        |mut mac| {
-            mac.update(address.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        },
-    )
+    pseudonym::keyed(settings.privacy.key_bytes(), address.as_bytes())
 }
 
 /// Records how an attempt ended, in a transaction of its own (the reservation committed

@@ -82,6 +82,14 @@ impl Worker {
         review::expire_overdue(&self.db, &self.settings, self.clock.now()).await
     }
 
+    /// Purges personal data past its retention (see [`super::retention`]).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn purge_expired_data(&self) -> Result<super::retention::Purged, Error> {
+        super::retention::purge(&self.db, &self.settings, self.clock.now()).await
+    }
+
     /// Claims and attempts at most one due message.
     ///
     /// # Errors
@@ -299,13 +307,25 @@ impl Worker {
         chrono::Duration::milliseconds(i64::try_from(base / 2 + jitter).unwrap_or(i64::MAX))
     }
 
-    /// Polls until `stop` turns true: expires overdue cases, then drains due messages.
+    /// Polls until `stop` turns true: expires overdue cases, purges data past retention
+    /// (every `retention.purge_interval_secs`), then drains due messages.
     pub async fn run_until_stopped(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.settings.delivery.poll_interval_ms);
+        let purge_every = chrono::Duration::seconds(
+            i64::try_from(self.settings.retention.purge_interval_secs).unwrap_or(i64::MAX),
+        );
+        let mut next_purge = self.clock.now();
         tracing::info!(owner = %self.owner, configured = self.client.configured(), "outbox worker started");
         loop {
             if let Err(e) = self.expire_overdue_cases().await {
                 tracing::error!(error.cause_chain = ?e, "deadline policy failed");
+            }
+            let now = self.clock.now();
+            if purge_every > chrono::Duration::zero() && now >= next_purge {
+                next_purge = now + purge_every;
+                if let Err(e) = self.purge_expired_data().await {
+                    tracing::error!(error.cause_chain = ?e, "retention purge failed");
+                }
             }
             loop {
                 if *stop.borrow() {

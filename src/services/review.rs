@@ -371,6 +371,11 @@ pub async fn read_image(
 ) -> Result<(entity::evidence::Model, Vec<u8>), Error> {
     let txn = db.begin().await?;
     let case = case_of(&txn, id).await?;
+    if evidence::purged(&txn, image_id).await? {
+        return Err(Error::NotFound(
+            "this image was deleted after its retention period".into(),
+        ));
+    }
     let folder = settings.decision.evidence_dir.as_deref();
     let Some((row, bytes)) = evidence::load(&txn, image_id, &case.identity_verification_id, folder)
         .await

@@ -10,6 +10,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Value,
 };
+use tokio::io::AsyncWriteExt;
 
 use crate::configuration::EvidenceStorage;
 use crate::domain::images::ImageFormat;
@@ -108,11 +109,26 @@ async fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> 
     if tokio::fs::try_exists(&target).await.unwrap_or(false) {
         return Ok(());
     }
-    tokio::fs::create_dir_all(dir)
+    // Owner only (0700 folders, 0600 files on Unix): the images are identity documents.
+    let mut folder = tokio::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    folder.mode(0o700);
+    folder
+        .create(dir)
         .await
         .with_context(|| format!("Failed to create evidence folder {}", dir.display()))?;
     let temp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
-    tokio::fs::write(&temp, bytes)
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let written = async {
+        let mut file = options.open(&temp).await?;
+        file.write_all(bytes).await?;
+        file.flush().await
+    };
+    written
         .await
         .with_context(|| format!("Failed to write evidence file {}", temp.display()))?;
     tokio::fs::rename(&temp, &target)
@@ -178,4 +194,18 @@ pub async fn load(
         ),
     };
     Ok(Some((row, bytes)))
+}
+
+/// True when image `id` was deleted after its retention period (its row stays).
+///
+/// # Errors
+/// Database errors.
+pub async fn purged(db: &impl ConnectionTrait, id: i64) -> Result<bool, DbErr> {
+    let purged_at: Option<Option<DateTime<Utc>>> = evidence::Entity::find_by_id(id)
+        .select_only()
+        .column(evidence::Column::PurgedAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(purged_at.flatten().is_some())
 }

@@ -18,6 +18,7 @@ pub mod otp;
 pub mod outbox;
 pub mod processes;
 pub mod prospects;
+pub mod retention;
 pub mod review;
 
 use std::time::Duration;
@@ -173,12 +174,8 @@ async fn connect_with(
     max_connections: u32,
 ) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
-    if let Some(path) = sqlite_path(&url)
-        && let Some(parent) = std::path::Path::new(&path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("Failed to create folder {}", parent.display()))?;
+    if let Some(path) = sqlite_path(&url) {
+        create_owner_only(std::path::Path::new(&path))?;
     }
     let busy_timeout = Duration::from_millis(settings.database.sqlite_busy_timeout_ms);
     let synchronous = match settings.database.sqlite_synchronous {
@@ -207,6 +204,34 @@ async fn connect_with(
     Connector::connect(options)
         .await
         .context("Failed to connect to the database")
+}
+
+/// Creates the SQLite file (and its folder) readable by the owner only (0600, folder 0700,
+/// on Unix), unless it exists. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions.
+fn create_owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder
+            .create(parent)
+            .with_context(|| format!("Failed to create folder {}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("Failed to create database file {}", path.display()))
+        }
+    }
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

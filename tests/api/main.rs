@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod otp_send;
 mod process_event;
+mod retention;
 mod review_loop;
 mod security;
 mod smtp_sink;
