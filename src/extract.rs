@@ -151,6 +151,36 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
     }
 }
 
+/// The body of an action that takes no input (policy reload, outbox retry, purge): empty,
+/// or a JSON object, which is ignored (the back office's CSRF guard already insisted on a
+/// JSON content type). Anything else is a 400, as the OpenAPI document says.
+pub struct NoInput;
+
+/// Longest body an action without input reads.
+const NO_INPUT_LIMIT: usize = 4 * 1024;
+
+impl FromRequest for NoInput {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = declared_length(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let shape = ShapeScanner::new(32, 1000);
+            let body = collect(&mut payload, declared, NO_INPUT_LIMIT, shape).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self);
+            }
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+                .map(|_| Self)
+                .map_err(|_| {
+                    ApiError::bad_request("request body must be empty or a JSON object").into()
+                })
+        })
+    }
+}
+
 /// The body size the request declares (`Content-Length`), if it declares one.
 pub fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers()

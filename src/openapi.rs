@@ -161,7 +161,8 @@ fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
             utoipa::openapi::request_body::RequestBodyBuilder::new()
                 .description(Some(
                     "Nothing to send: `{}` (or an empty body), but with Content-Type: \
-                     application/json, required against cross-site requests; the body is ignored",
+                     application/json, required against cross-site requests; a JSON object is \
+                     ignored, anything else is a 400",
                 ))
                 .required(Some(utoipa::openapi::Required::True))
                 .content(

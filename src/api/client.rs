@@ -80,8 +80,10 @@ impl DocumentType {
 #[serde(remote = "Self")]
 pub struct Person {
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub surname: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub given_names: Option<String>,
     /// `YYYY-MM-DD`, an ISO date-time or epoch milliseconds (see [`WireDate`]).
     #[serde(default)]
@@ -96,21 +98,28 @@ pub struct Person {
 #[serde(remote = "Self")]
 pub struct DocumentData {
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub given_names: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub surname: Option<String>,
     #[serde(default)]
     #[schema(schema_with = date_schema)]
     pub date_of_birth: Option<WireDate>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub place_of_birth: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub sex: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub nationality: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub personal_number: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub document_number: Option<String>,
     #[serde(default)]
     #[schema(schema_with = date_schema)]
@@ -119,6 +128,7 @@ pub struct DocumentData {
     #[schema(schema_with = date_schema)]
     pub date_of_expiry: Option<WireDate>,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub authority: Option<String>,
 }
 
@@ -128,7 +138,7 @@ pub struct DocumentData {
 #[serde(remote = "Self")]
 pub struct DocumentImage {
     #[serde(rename = "type", default)]
-    #[schema(example = "FACE")]
+    #[schema(example = "FACE", max_length = 1000)]
     pub image_type: Option<String>,
     /// Base64 (JPEG or PNG).
     #[serde(default)]
@@ -154,6 +164,7 @@ pub struct DocumentResult {
     pub document_type: DocumentType,
     /// ISO alpha-3 as extracted by the provider.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub country: Option<String>,
     #[serde(default)]
     pub status: Option<CheckStatus>,
@@ -162,6 +173,7 @@ pub struct DocumentResult {
     #[serde(default)]
     pub data: Option<DocumentData>,
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub images: Option<Vec<DocumentImage>>,
     #[serde(default)]
     pub raw_data: Option<RawData>,
@@ -174,6 +186,7 @@ pub struct DocumentCheckResult {
     #[serde(default)]
     pub person: Option<Person>,
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub documents: Option<Vec<DocumentResult>>,
 }
 
@@ -217,6 +230,7 @@ pub struct EvaluateRequest {
     pub document_check_result: Option<DocumentCheckResult>,
     /// Deprecated 1.x field.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub extracted_data: Option<Vec<String>>,
 }
 

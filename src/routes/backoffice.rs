@@ -14,7 +14,7 @@ use crate::backoffice::Staff;
 use crate::configuration::{Outcome, Role};
 use crate::domain::policy::DecisionPoint;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::CallbackJson;
+use crate::extract::{CallbackJson, NoInput};
 use crate::observe::RequestContext;
 use crate::services::outbox;
 use crate::services::policy::ReloadOutcome;
@@ -331,6 +331,7 @@ pub async fn list_outbox(
     params(("id" = i64, Path, description = "Outbox message id")),
     responses(
         (status = 200, body = DeliveryView),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
@@ -341,6 +342,7 @@ pub async fn retry_outbox(
     state: web::Data<AppState>,
     staff: Staff,
     ctx: RequestContext,
+    _input: NoInput,
     id: web::Path<i64>,
 ) -> Result<web::Json<DeliveryView>, ApiError> {
     staff.require(Role::Admin)?;
@@ -404,6 +406,7 @@ pub async fn get_policy(
     tag = "backoffice",
     responses(
         (status = 200, body = PolicyView),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
@@ -414,6 +417,7 @@ pub async fn reload_policy(
     state: web::Data<AppState>,
     staff: Staff,
     ctx: RequestContext,
+    _input: NoInput,
 ) -> Result<web::Json<PolicyView>, ApiError> {
     staff.require(Role::Admin)?;
     let holder = state.decider.policy().clone();
@@ -462,6 +466,7 @@ pub async fn reload_policy(
     tag = "backoffice",
     responses(
         (status = 200, body = PurgeReport),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
@@ -472,6 +477,7 @@ pub async fn purge_retention(
     state: web::Data<AppState>,
     staff: Staff,
     ctx: RequestContext,
+    _input: NoInput,
 ) -> Result<web::Json<PurgeReport>, ApiError> {
     staff.require(Role::Admin)?;
     let now = state.clock.now();

@@ -432,3 +432,31 @@ async fn body_less_back_office_posts_need_json_and_the_same_origin() {
         .expect("sent");
     assert_eq!(response.status().as_u16(), 404, "accepted by the guard");
 }
+
+#[tokio::test]
+async fn an_action_without_input_takes_an_empty_body_or_an_object_and_nothing_else() {
+    let app = spawn_app().await;
+    let purge = |body: &'static str| {
+        app.client
+            .post(format!("{}/admin/retention/purge", app.address))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    for body in ["", "{}", r#"{"ignored": true}"#] {
+        let response = purge(body).await.expect("sent");
+        assert_eq!(response.status().as_u16(), 200, "{body:?}");
+    }
+    for body in ["[null, null]", "null", "7", r#""x""#, "{"] {
+        let (status, answer) = status_and_body(purge(body).await.expect("sent")).await;
+        assert_eq!(status, 400, "{body:?}");
+        assert_error_body(&answer, "ERROR_GENERIC");
+    }
+    assert_eq!(
+        app.count_where("audit_log", "action = 'retention.purge'")
+            .await,
+        3,
+        "only the accepted runs are audited"
+    );
+}
