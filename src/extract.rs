@@ -152,8 +152,8 @@ impl<T: CallbackBody + Send + 'static> FromRequest for CallbackJson<T> {
 }
 
 /// The body of an action that takes no input (policy reload, outbox retry, purge): empty,
-/// or a JSON object, which is ignored (the back office's CSRF guard already insisted on a
-/// JSON content type). Anything else is a 400, as the OpenAPI document says.
+/// or the empty JSON object `{}` (the back office's CSRF guard already insisted on a JSON
+/// content type). Anything else is a 400, as the OpenAPI document says.
 pub struct NoInput;
 
 /// Longest body an action without input reads.
@@ -172,11 +172,10 @@ impl FromRequest for NoInput {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Self);
             }
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-                .map(|_| Self)
-                .map_err(|_| {
-                    ApiError::bad_request("request body must be empty or a JSON object").into()
-                })
+            match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) {
+                Ok(object) if object.is_empty() => Ok(Self),
+                _ => Err(ApiError::bad_request("request body must be empty or {}").into()),
+            }
         })
     }
 }

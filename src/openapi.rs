@@ -161,18 +161,34 @@ fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
             utoipa::openapi::request_body::RequestBodyBuilder::new()
                 .description(Some(
                     "Nothing to send: `{}` (or an empty body), but with Content-Type: \
-                     application/json, required against cross-site requests; a JSON object is \
-                     ignored, anything else is a 400",
+                     application/json, required against cross-site requests; anything else \
+                     is a 400 (413 above 4 KiB)",
                 ))
                 .required(Some(utoipa::openapi::Required::True))
                 .content(
                     "application/json",
                     utoipa::openapi::ContentBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Object)
+                                .max_properties(Some(0)),
+                        ))
                         .build(),
                 )
                 .build(),
         ));
+        operation
+            .responses
+            .responses
+            .entry("413".into())
+            .or_insert_with(|| {
+                RefOr::T(
+                    utoipa::openapi::ResponseBuilder::new()
+                        .description("Content too large: the body is over 4 KiB")
+                        .content("application/json", error_content())
+                        .build(),
+                )
+            });
     }
 }
 
