@@ -97,14 +97,12 @@ fn main() {
             let before = memory(pid, "VmRSS:");
             reset_peak(pid);
             let started = Instant::now();
-            let answer = runtime.block_on(
-                client
-                    .post(format!("{}{path}", service.base))
-                    .basic_auth(USER, Some(PASSWORD))
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send(),
-            );
+            let request = client
+                .post(format!("{}{path}", service.base))
+                .basic_auth(USER, Some(PASSWORD))
+                .header("Content-Type", "application/json")
+                .body(body.clone());
+            let answer = runtime.block_on(async { request.send().await });
             let elapsed = started.elapsed();
             let status =
                 answer.map_or_else(|e| format!("no answer: {e}"), |r| r.status().to_string());
