@@ -27,6 +27,7 @@ pub mod oauth;
 pub mod observe;
 pub mod onboarding_client;
 pub mod openapi;
+pub mod outbound;
 pub mod routes;
 pub mod services;
 pub mod startup;

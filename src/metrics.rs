@@ -11,8 +11,6 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use crate::throttle::Reason;
-
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -103,9 +101,10 @@ impl Metrics {
         self.login_failures.with_label_values(&[realm]).inc();
     }
 
-    pub fn login_throttled(&self, realm: &'static str, reason: Reason) {
+    /// `reason`: what was throttled, `address` or `user` (a fixed set, from the throttle).
+    pub fn login_throttled(&self, realm: &'static str, reason: &'static str) {
         self.login_throttled
-            .with_label_values(&[realm, reason.as_str()])
+            .with_label_values(&[realm, reason])
             .inc();
     }
 

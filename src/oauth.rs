@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::configuration::{OAuth2ClientAuth, OAuth2Settings};
+use crate::outbound::{describe, read_capped};
 
 /// Longest token response read (a JWT with many claims is a few KiB).
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -140,9 +141,9 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| TokenError::Unavailable(crate::onboarding_client::describe(&e)))?;
+            .map_err(|e| TokenError::Unavailable(describe(&e)))?;
         let status = response.status();
-        let body = crate::onboarding_client::read_capped(response, MAX_TOKEN_RESPONSE)
+        let body = read_capped(response, MAX_TOKEN_RESPONSE)
             .await
             .map_err(TokenError::Unavailable)?;
         if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {

@@ -308,7 +308,7 @@ impl LoginThrottle {
         let user = user_key(attempt.username);
         if let Err(throttled) = self.check(source, &user, now) {
             if let Some(m) = &self.metrics {
-                m.login_throttled(self.realm, throttled.reason);
+                m.login_throttled(self.realm, throttled.reason.as_str());
             }
             return Err(throttled);
         }

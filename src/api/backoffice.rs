@@ -177,23 +177,6 @@ pub struct PurgeReport {
     pub prospects: u64,
 }
 
-impl From<crate::services::retention::Purged> for PurgeReport {
-    fn from(p: crate::services::retention::Purged) -> Self {
-        Self {
-            decisions: p.decisions,
-            evidence: p.evidence,
-            evidence_files: p.evidence_files,
-            evidence_files_failed: p.evidence_files_failed,
-            events: p.events,
-            contacts: p.contacts,
-            otp_deliveries: p.otp_deliveries,
-            consent_decisions: p.consent_decisions,
-            consent_texts: p.consent_texts,
-            prospects: p.prospects,
-        }
-    }
-}
-
 /// The decision policy in force.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -9,23 +9,13 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Map, Value, json};
-use unicode_normalization::UnicodeNormalization;
 
-use super::identity;
+use super::identity::{self, normalise_name, parse_date};
 use super::images::CheckedImage;
 use super::verification::{
     ApproveInput, CallInput, CheckStatus, DocumentDataInput, DocumentInput, EvaluateInput,
-    PersonInput, RawDataInput,
+    PersonInput, RawDataInput, RegistryPerson,
 };
-
-/// The registry's record of the customer (`None` in the facts when the user is unknown,
-/// e.g. a prospect).
-#[derive(Debug, Clone, Default)]
-pub struct RegistryPerson {
-    pub given_names: Option<String>,
-    pub surname: Option<String>,
-    pub birth_date: Option<String>,
-}
 
 /// Checked images of one evaluate call: `documents[i][j]` is image `j` of document `i`.
 pub type DocumentImages = Vec<Vec<CheckedImage>>;
@@ -315,31 +305,6 @@ pub fn names_match(registry: Option<&str>, extracted: Option<&str>) -> Option<bo
         return None;
     }
     Some(a == b)
-}
-
-/// Case-, diacritics- and whitespace-insensitive form of a name: `  Jiří   NOVÁK-Dvořák ` →
-/// `jiri novak-dvorak`.
-pub fn normalise_name(name: &str) -> String {
-    let folded: String = name
-        .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'ł' => 'l',
-            'ø' => 'o',
-            'đ' => 'd',
-            'ß' => 's',
-            other => other,
-        })
-        .collect();
-    folded.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A `YYYY-MM-DD` date (a longer ISO timestamp is cut to its date); `None` otherwise.
-pub fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
-    let t = text?.trim();
-    let day = t.get(..10)?;
-    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 /// Full years from `birth` to `today` (0 before the first birthday; negative never).

@@ -27,9 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
+use unicode_normalization::UnicodeNormalization;
 
-use super::facts::{RegistryPerson, normalise_name, parse_date};
-use super::verification::{DocumentInput, PersonInput};
+use super::verification::{DocumentInput, PersonInput, RegistryPerson};
 
 /// A compared identity field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,6 +451,31 @@ pub fn nationality_key(nationality: &str) -> Option<String> {
         "D" => Some("DEU".to_owned()),
         _ => Some(key),
     }
+}
+
+/// Case-, diacritics- and whitespace-insensitive form of a name: `  Jiří   NOVÁK-Dvořák ` →
+/// `jiri novak-dvorak`.
+pub fn normalise_name(name: &str) -> String {
+    let folded: String = name
+        .nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ł' => 'l',
+            'ø' => 'o',
+            'đ' => 'd',
+            'ß' => 's',
+            other => other,
+        })
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A `YYYY-MM-DD` date (a longer ISO timestamp is cut to its date); `None` otherwise.
+pub fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
+    let t = text?.trim();
+    let day = t.get(..10)?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 #[cfg(test)]

@@ -103,3 +103,12 @@ pub struct ApproveInput<'a> {
     pub call: CallInput<'a>,
     pub score: Option<f64>,
 }
+
+/// The registry's record of the customer (`None` in the facts when the user is unknown,
+/// e.g. a prospect).
+#[derive(Debug, Clone, Default)]
+pub struct RegistryPerson {
+    pub given_names: Option<String>,
+    pub surname: Option<String>,
+    pub birth_date: Option<String>,
+}

@@ -544,3 +544,21 @@ pub async fn list_audit(
         page_size,
     }))
 }
+
+// The wire form of a purge run (routes map service results to DTOs; the DTOs know no service).
+impl From<retention::Purged> for PurgeReport {
+    fn from(p: retention::Purged) -> Self {
+        Self {
+            decisions: p.decisions,
+            evidence: p.evidence,
+            evidence_files: p.evidence_files,
+            evidence_files_failed: p.evidence_files_failed,
+            events: p.events,
+            contacts: p.contacts,
+            otp_deliveries: p.otp_deliveries,
+            consent_decisions: p.consent_decisions,
+            consent_texts: p.consent_texts,
+            prospects: p.prospects,
+        }
+    }
+}
