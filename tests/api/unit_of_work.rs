@@ -125,24 +125,37 @@ async fn a_resolution_whose_callback_cannot_be_queued_changes_nothing() {
 }
 
 /// PostgreSQL's count of committed transactions of `database`, once the service's
-/// backends have reported theirs (an idle backend reports its counters within 10 s), read
-/// from another database's connection so that the reading adds nothing.
+/// backends have reported theirs, read from another database's connection so that the
+/// reading adds nothing. An idle backend reports its counters within 10 s; on a loaded
+/// machine later, so the count is read until two readings 3 s apart agree (at most 60 s).
 async fn settled_commits(admin: &sea_orm::DatabaseConnection, database: &str) -> i64 {
+    let read = || async {
+        admin
+            .execute_unprepared("SELECT pg_stat_clear_snapshot()")
+            .await
+            .expect("clear snapshot");
+        let row = admin
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+                [database.into()],
+            ))
+            .await
+            .expect("pg_stat_database")
+            .expect("a row for the database");
+        row.try_get::<i64>("", "xact_commit").expect("xact_commit")
+    };
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    admin
-        .execute_unprepared("SELECT pg_stat_clear_snapshot()")
-        .await
-        .expect("clear snapshot");
-    let row = admin
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
-            [database.into()],
-        ))
-        .await
-        .expect("pg_stat_database")
-        .expect("a row for the database");
-    row.try_get::<i64>("", "xact_commit").expect("xact_commit")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = read().await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let now = read().await;
+        if now == last || std::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
 }
 
 /// On PostgreSQL each callback below commits exactly one transaction (the outbox worker,
