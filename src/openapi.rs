@@ -4,6 +4,8 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::configuration::LimitSettings;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -46,7 +48,8 @@ impl Modify for SecuritySchemes {
 /// middleware are added here rather than on each handler: 429 (login throttle) on every
 /// authenticated operation, and on every state-changing back-office operation 403/415 (the
 /// CSRF guard) and, when it has no body, a JSON one (its content type is required).
-pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+pub fn complete(doc: &mut utoipa::openapi::OpenApi, limits: &LimitSettings) {
+    state_limits(doc, limits);
     use utoipa::openapi::RefOr;
     for item in doc.paths.paths.values_mut() {
         let state_changing = [
@@ -189,6 +192,59 @@ fn guarded_against_csrf(operation: &mut utoipa::openapi::path::Operation) {
                         .build(),
                 )
             });
+    }
+}
+
+/// States the configured shape limits (`limits.*`) in the document, where the schema
+/// attributes carry the defaults: what the document allows is what the service accepts.
+pub fn state_limits(doc: &mut utoipa::openapi::OpenApi, limits: &LimitSettings) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let data_texts: &[&str] = &[
+        "givenNames",
+        "surname",
+        "placeOfBirth",
+        "sex",
+        "nationality",
+        "personalNumber",
+        "documentNumber",
+        "authority",
+    ];
+    let items: [(&str, &[&str], usize); 3] = [
+        ("EvaluateRequest", &["extractedData"], limits.max_documents),
+        ("DocumentCheckResult", &["documents"], limits.max_documents),
+        (
+            "DocumentResult",
+            &["images"],
+            limits.max_images_per_document,
+        ),
+    ];
+    let texts: [(&str, &[&str]); 4] = [
+        ("DocumentResult", &["country"]),
+        ("DocumentImage", &["type"]),
+        ("Person", &["surname", "givenNames"]),
+        ("DocumentData", data_texts),
+    ];
+    for (schema, names, max) in items {
+        for name in names {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema)
+                && let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(*name)
+            {
+                array.max_items = Some(max);
+            }
+        }
+    }
+    for (schema, names) in texts {
+        for name in names {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema)
+                && let Some(RefOr::T(Schema::Object(text))) = object.properties.get_mut(*name)
+            {
+                text.max_length = Some(limits.max_text_chars);
+            }
+        }
     }
 }
 

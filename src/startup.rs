@@ -144,7 +144,7 @@ pub fn app(
         )
         .default_service(web::to(routes::fallback))
         .split_for_parts();
-    crate::openapi::complete(&mut doc);
+    crate::openapi::complete(&mut doc, &settings.limits);
     (
         app.wrap(from_fn(routes::method_guard))
             .wrap(from_fn(observe)),

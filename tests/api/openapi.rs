@@ -102,3 +102,43 @@ fn documented_paths_carry_their_scope_prefix_and_every_response_a_description() 
         }
     }
 }
+
+#[test]
+fn the_document_states_the_configured_limits() {
+    let mut settings = Settings::default();
+    settings.limits.max_documents = 3;
+    settings.limits.max_images_per_document = 2;
+    settings.limits.max_text_chars = 50;
+    let doc = serde_json::to_value(openapi_document(&settings)).expect("serialises");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["DocumentCheckResult"]["properties"]["documents"]["maxItems"],
+        3
+    );
+    assert_eq!(
+        schemas["EvaluateRequest"]["properties"]["extractedData"]["maxItems"],
+        3
+    );
+    assert_eq!(
+        schemas["DocumentResult"]["properties"]["images"]["maxItems"],
+        2
+    );
+    for (schema, property) in [
+        ("Person", "surname"),
+        ("DocumentData", "documentNumber"),
+        ("DocumentData", "authority"),
+        ("DocumentResult", "country"),
+        ("DocumentImage", "type"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][property]["maxLength"], 50,
+            "{schema}.{property}"
+        );
+    }
+    // The defaults are what the committed document says.
+    let default = serde_json::to_value(openapi_document(&Settings::default())).expect("json");
+    assert_eq!(
+        default["components"]["schemas"]["DocumentCheckResult"]["properties"]["documents"]["maxItems"],
+        10
+    );
+}
