@@ -249,31 +249,33 @@ async fn destination(
 ) -> Result<Result<Destination, (Outcome, &'static str)>, Error> {
     let fallback = deps.settings.otp.address_fallback;
     let customer = customers::find_by_user_id(txn, &req.user_id).await?;
+    // The address the identification carried, refused unless its domain is allowed.
     let from_identification = |language: Option<String>| async move {
         let found = contacts::find(txn, &req.process_id, &req.user_id).await?;
         Ok::<_, Error>(
             found
                 .and_then(|email| Address::from_str(&email).ok())
-                .map(|address| Destination {
-                    address,
-                    source: AddressSource::Identification,
-                    language,
+                .map(|address| {
+                    if fallback_allowed(deps.settings, &address) {
+                        Ok(Destination {
+                            address,
+                            source: AddressSource::Identification,
+                            language,
+                        })
+                    } else {
+                        Err((
+                            Outcome::NoAddress,
+                            "fallback address not at a domain of otp.fallback_domains",
+                        ))
+                    }
                 }),
         )
     };
-    let refused = (
-        Outcome::NoAddress,
-        "fallback address not at a domain of otp.fallback_domains",
-    );
     let Some(customer) = customer else {
         if fallback != AddressFallback::Never
-            && let Some(d) = from_identification(None).await?
+            && let Some(found) = from_identification(None).await?
         {
-            return Ok(if fallback_allowed(deps.settings, &d.address) {
-                Ok(d)
-            } else {
-                Err(refused)
-            });
+            return Ok(found);
         }
         return Ok(Err((
             Outcome::UnknownUser,
@@ -298,13 +300,9 @@ async fn destination(
         }));
     }
     if fallback == AddressFallback::MissingAddress
-        && let Some(d) = from_identification(customer.language.clone()).await?
+        && let Some(found) = from_identification(customer.language.clone()).await?
     {
-        return Ok(if fallback_allowed(deps.settings, &d.address) {
-            Ok(d)
-        } else {
-            Err(refused)
-        });
+        return Ok(found);
     }
     Ok(Err((
         Outcome::NoAddress,
